@@ -1,0 +1,1 @@
+"""Training commands: ``python -m train classify`` and ``python -m train topics``."""
