@@ -15,3 +15,6 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+# Each area keeps its fixtures in its own module.
+pytest_plugins: list[str] = []
