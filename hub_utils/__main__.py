@@ -1,0 +1,114 @@
+"""``python -m hub_utils {push,pull,deploy-space}``: user errors print one clear line and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from hub_utils import hub
+from hub_utils.defaults import SPACE_REPO, SPAM_MODEL_REPO, TOPIC_MODEL_REPO
+from hub_utils.errors import HubError
+
+_AUTH = (
+    "Writing needs a token with write access: HF_TOKEN or `hf auth login`. "
+    "HF_ENDPOINT selects another Hub; HF_HOME holds the cache."
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m hub_utils",
+        description="Publish and load this project's models and its Space on the Hugging Face Hub.",
+        epilog=_AUTH,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    push = commands.add_parser(
+        "push",
+        help="upload a trained model folder with its card and TensorBoard logs",
+        description="Create the model repo if needed and upload the whole folder, runs/ "
+        "(TensorBoard event files) and README.md included; unchanged files are skipped.",
+        epilog=_AUTH,
+    )
+    push.add_argument("folder", type=Path, help="output folder of `python -m train ...`")
+    push.add_argument("repo_id", help=f"model repo, e.g. {SPAM_MODEL_REPO}")
+    push.add_argument("--private", action="store_true", help="create the repo as private")
+    push.add_argument("--revision", help="branch to commit to (default: main)")
+    push.add_argument("--message", help="commit message")
+    push.add_argument(
+        "--delete-missing",
+        action="store_true",
+        help="also delete remote files that are not in the folder",
+    )
+    push.set_defaults(run=_push)
+
+    pull = commands.add_parser(
+        "pull",
+        help="download a model into the Hub cache and print its local folder",
+        description="Download a model repo (or reuse the cached copy) and print its folder; "
+        "with HF_HUB_OFFLINE=1 the cached copy is used.",
+    )
+    pull.add_argument("repo_id", help=f"model repo, e.g. {SPAM_MODEL_REPO}, or a local folder")
+    pull.add_argument("--revision", help="branch or commit sha to pin (default: main)")
+    pull.set_defaults(run=_pull)
+
+    space = commands.add_parser(
+        "deploy-space",
+        help="create or update the Gradio demo Space",
+        description="Upload app.py, requirements.txt, hub_utils/ and a README with the Space "
+        "settings to a Gradio Space; other files in the Space are deleted.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog=_AUTH,
+    )
+    space.add_argument("space_id", nargs="?", default=SPACE_REPO, help="Space repo")
+    space.add_argument("--spam-model", default=SPAM_MODEL_REPO, help="classifier repo the app uses")
+    space.add_argument(
+        "--topic-model", default=TOPIC_MODEL_REPO, help="topic model repo the app uses"
+    )
+    space.add_argument("--private", action="store_true", help="create the Space as private")
+    space.add_argument("--message", help="commit message")
+    space.set_defaults(run=_deploy_space)
+    return parser
+
+
+def _push(args: argparse.Namespace) -> None:
+    print(
+        hub.push(
+            args.folder,
+            args.repo_id,
+            private=args.private,
+            revision=args.revision,
+            commit_message=args.message,
+            delete_missing=args.delete_missing,
+        )
+    )
+
+
+def _pull(args: argparse.Namespace) -> None:
+    print(hub.pull(args.repo_id, revision=args.revision))
+
+
+def _deploy_space(args: argparse.Namespace) -> None:
+    print(
+        hub.deploy_space(
+            args.space_id,
+            models=[args.spam_model, args.topic_model],
+            private=args.private,
+            commit_message=args.message,
+        )
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except HubError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
