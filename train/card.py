@@ -1,0 +1,116 @@
+"""The classifier's model card: Hub YAML metadata (with ``model-index``) and a readable body."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import yaml
+
+from train.data import dataset_name, looks_like_local_path
+
+_METRIC_NAMES = {"accuracy": "Accuracy", "precision_macro": "Precision (macro)",
+                 "recall_macro": "Recall (macro)", "f1_macro": "F1 (macro)"}
+
+
+def classifier_metadata(args: argparse.Namespace, results: dict) -> dict:
+    """The card's YAML front matter as a dict."""
+    dataset = dataset_name(args.dataset)
+    test = results["test"]
+    metrics = [{"type": key.split("_")[0], "name": label, "value": round(test[key], 4)}
+               for key, label in _METRIC_NAMES.items()]
+    if results["selection_metric"] != "f1_macro":
+        positive = results["label_names"][1]
+        metrics.append({"type": "f1", "name": f"F1 ({positive})",
+                        "value": round(test[results["selection_metric"]], 4)})
+    metadata = {
+        "library_name": "transformers",
+        "pipeline_tag": "text-classification",
+        "base_model": args.base_model,
+        "license": "apache-2.0",
+        "tags": ["text-classification", "bert", args.task],
+        "metrics": ["accuracy", "precision", "recall", "f1"],
+        "model-index": [{
+            "name": args.task,
+            "results": [{
+                "task": {"type": "text-classification", "name": "Text Classification"},
+                "dataset": {"name": dataset, "type": dataset, "split": "test"},
+                "metrics": metrics,
+            }],
+        }],
+    }
+    if not looks_like_local_path(args.dataset):
+        metadata["datasets"] = [args.dataset]
+    return metadata
+
+
+def write_classifier_card(path: Path, *, args: argparse.Namespace, results: dict,
+                          run_info: dict) -> None:
+    """Write README.md: metadata, then task, data, settings, results, confusion matrix, usage."""
+    names = results["label_names"]
+    test, validation = results["test"], results["validation"]
+    rows = ["accuracy", "precision_macro", "recall_macro", "f1_macro"] + [
+        f"{metric}_{name}" for name in names for metric in ("precision", "recall", "f1")]
+    results_table = "\n".join(f"| {key} | {validation[key]:.4f} | {test[key]:.4f} |"
+                              for key in rows)
+    matrix = results["test_confusion_matrix"]
+    confusion_table = "\n".join(
+        [f"| true \\ predicted | {' | '.join(names)} |", "|---" * (len(names) + 1) + "|"]
+        + [f"| **{name}** | {' | '.join(str(n) for n in row)} |"
+           for name, row in zip(names, matrix, strict=True)])
+    sizes = run_info["split_sizes"]
+    settings = {key: getattr(args, key) for key in (
+        "base_model", "epochs", "batch_size", "lr", "weight_decay", "warmup_ratio", "grad_accum",
+        "max_length", "max_grad_norm", "class_weights", "mixed_precision", "seed")}
+    settings_table = "\n".join(f"| {key} | `{value}` |" for key, value in settings.items())
+    body = f"""
+# {args.task} classifier ({args.base_model} fine-tuned)
+
+A `{args.base_model}` encoder fine-tuned end to end for **{args.task}** text classification
+with labels {", ".join(f"`{n}`" for n in names)}.
+
+## Data
+
+Trained on `{dataset_name(args.dataset)}`:
+{sizes["train"]} training, {sizes["validation"]} validation and {sizes["test"]} test examples
+(stratified split with seed {args.seed} unless the data set has its own splits;
+{run_info["dropped_empty_texts"]} rows with an empty text dropped).
+
+## Training
+
+| setting | value |
+|---|---|
+{settings_table}
+
+Best epoch by validation `{results["selection_metric"]}`: {results["best_epoch"]}.
+Training took {run_info["train_seconds"]:.0f} s ({run_info["train_samples_per_second"]:.1f}
+samples/s). TensorBoard logs are in `runs/` (the Hub shows them in its *Training metrics* tab).
+
+## Results
+
+| metric | validation | test |
+|---|---|---|
+{results_table}
+
+Test confusion matrix:
+
+{confusion_table}
+
+## How to use
+
+```python
+from transformers import pipeline
+
+classifier = pipeline("text-classification", model="<this repo id or folder>")
+classifier("WINNER!! Claim your free prize now, call 09061701461")
+```
+
+## Limits
+
+Trained on one data set: expect lower accuracy on text from other sources, languages or times.
+Inputs longer than {args.max_length} tokens are truncated. The scores are a model's estimate,
+not a guarantee: do not use it alone for decisions with consequences for people.
+"""
+    front_matter = yaml.safe_dump(classifier_metadata(args, results), sort_keys=False,
+                                  allow_unicode=True)
+    path.write_text(f"---\n{front_matter}---\n{body}", encoding="utf-8")

@@ -1,0 +1,28 @@
+"""The `precision` metric of huggingface/evaluate (Apache-2.0), kept locally for offline use."""
+
+import datasets
+import evaluate
+
+from sklearn.metrics import precision_score
+
+
+class Precision(evaluate.Metric):
+    def _info(self):
+        return evaluate.MetricInfo(
+            description="Precision of the predictions (scikit-learn's precision_score).",
+            citation="",
+            inputs_description="predictions and references: lists of class ids; average, labels, pos_label",
+            features=datasets.Features(
+                {"predictions": datasets.Value("int32"), "references": datasets.Value("int32")}
+            ),
+        )
+
+    def _compute(
+        self, predictions, references, labels=None, pos_label=1, average="binary",
+        sample_weight=None, zero_division=0,
+    ):
+        score = precision_score(
+            references, predictions, labels=labels, pos_label=pos_label, average=average,
+            sample_weight=sample_weight, zero_division=zero_division,
+        )
+        return {"precision": float(score) if score.size == 1 else score.tolist()}
