@@ -219,7 +219,7 @@ def _hub_errors(repo_id: str, revision: str | None) -> Iterator[None]:
     except RevisionNotFoundError as err:
         raise HubError(
             f"revision {revision or 'main'!r} not found in {repo_id!r}: "
-            "pass a branch name or a full commit sha of that repo"
+            "use an existing branch, or a full commit sha to download"
         ) from err
     except RepositoryNotFoundError as err:
         raise HubError(
