@@ -169,3 +169,23 @@ def test_push_deletes_remote_files_only_when_asked(
     pruned = run_cli(hub_env, "push", str(smaller), repo_id, "--delete-missing")
     assert pruned.returncode == 0, pruned.stderr
     assert remote_files() == set(_files(smaller))
+
+
+def test_private_push_is_only_readable_with_a_token(
+    hub_server: LocalHub, hub_env: dict, tmp_path: Path
+) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "bert"}')
+    repo_id = "bert-hub-kit/private"
+    pushed = run_cli(hub_env, "push", str(folder), repo_id, "--private")
+    assert pushed.returncode == 0, pushed.stderr
+
+    anonymous = run_cli({k: v for k, v in hub_env.items() if k != "HF_TOKEN"}, "pull", repo_id)
+    with_token = run_cli(hub_env, "pull", repo_id)
+
+    assert hub_server.repo(repo_id).private
+    assert anonymous.returncode == 2
+    assert "private, set HF_TOKEN" in anonymous.stderr
+    assert with_token.returncode == 0, with_token.stderr
+    assert (Path(with_token.stdout.strip()) / "config.json").read_text() == '{"model_type": "bert"}'
