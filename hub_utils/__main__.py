@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("folder", type=Path, help="output folder of `python -m train ...`")
     push.add_argument("repo_id", help=f"model repo, e.g. {SPAM_MODEL_REPO}")
     push.add_argument("--private", action="store_true", help="create the repo as private")
-    push.add_argument("--revision", help="branch to commit to (default: main)")
+    push.add_argument("--revision", help="existing branch to commit to (default: main)")
     push.add_argument("--message", help="commit message")
     push.add_argument(
         "--delete-missing",

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,6 +47,7 @@ def hub_env(hub_endpoint: str, tmp_path: Path) -> dict[str, str]:
 
 
 def client_env(endpoint: str, hf_home: Path, token: str | None = WRITE_TOKEN) -> dict[str, str]:
+    """This process's environment, pointed at ``endpoint`` with the cache in ``hf_home``."""
     env = dict(os.environ)
     env.update(
         HF_ENDPOINT=endpoint,
@@ -66,7 +68,7 @@ def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
     return _run([sys.executable, "-m", "hub_utils", *args], env)
 
 
-def run_python(env: dict[str, str], code: str, *args: str) -> object:
+def run_python(env: dict[str, str], code: str, *args: str) -> Any:
     """Run client ``code`` in its own process; it prints one JSON value, which is returned."""
     result = _run([sys.executable, "-c", code, *args], env)
     assert result.returncode == 0, result.stderr

@@ -83,7 +83,7 @@ def test_pushing_an_unchanged_folder_makes_no_commit(
 
 
 def test_classifier_loads_by_repo_id_with_the_local_predictions(
-    pushed_classifier: tuple[str, str], hub_env: dict, classifier_folder: Path
+    pushed_classifier: tuple[str, str], hub_server: LocalHub, hub_env: dict, classifier_folder: Path
 ) -> None:
     import json
 
@@ -98,6 +98,8 @@ def test_classifier_loads_by_repo_id_with_the_local_predictions(
     with torch.no_grad():
         logits = model(**tokenizer(TEXTS, padding=True, return_tensors="pt")).logits
     local = pipeline("text-classification", model=str(classifier_folder))(TEXTS)
+    downloads = [r for r in hub_server.requests if r.startswith(f"GET /{repo_id}/resolve/")]
+    assert any("/model.safetensors 200" in r for r in downloads)  # served by the local Hub
     assert torch.allclose(torch.tensor(remote["logits"]), logits, atol=1e-5)
     assert [p["label"] for p in remote["pipeline"]] == [p["label"] for p in local]
     assert [p["score"] for p in remote["pipeline"]] == pytest.approx([p["score"] for p in local])
