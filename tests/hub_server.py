@@ -89,7 +89,7 @@ class LocalHub:
         self.blobs.mkdir(parents=True, exist_ok=True)
         self.tokens = {write_token: "write", read_token: "read"}
         self.repos: dict[tuple[str, str], Repo] = {}
-        self.requests: list[str] = []  # "METHOD path status", to debug a failing test
+        self.requests: list[str] = []  # "METHOD path status" of each request served
         self.lock = threading.Lock()
         self.endpoint = ""
         self._httpd: ThreadingHTTPServer | None = None
