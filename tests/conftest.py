@@ -17,4 +17,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 # Each area keeps its fixtures in its own module.
-pytest_plugins: list[str] = ["tests.fixtures_hub"]
+pytest_plugins: list[str] = [
+    "tests.fixtures_classify",
+    "tests.fixtures_hub",
+    "tests.fixtures_topics",
+]

@@ -101,6 +101,8 @@ def run(args: argparse.Namespace) -> None:
                  "log_every"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.mixed_precision == "fp16" and not torch.cuda.is_available():
+        raise UserError("--mixed-precision fp16 needs a CUDA GPU; use bf16 or no on this machine")
     if not 0 < args.validation_size + args.test_size < 1:
         raise UserError("--validation-size and --test-size must be positive and sum below 1")
     output_dir = train_classifier(args)
@@ -115,12 +117,12 @@ def train_classifier(args: argparse.Namespace) -> Path:
     output_dir = Path(args.output_dir or f"models/{args.task}")
     # Checkpoints live beside the output so that a crash keeps them for --resume.
     work_dir = output_dir.parent / f".{output_dir.name}.work"
-    state = _start_or_resume(work_dir, args)
     label_names = args.label_names.split(",") if args.label_names else None
     splits, dropped = load_classification_data(
         args.dataset, text_column=args.text_column, label_column=args.label_column,
         label_names=label_names, validation_size=args.validation_size,
         test_size=args.test_size, seed=args.seed)
+    state = _start_or_resume(work_dir, args)
     if dropped:
         print(f"dropped {dropped} rows with an empty or missing text")
     label_names = splits["train"].label_names

@@ -210,9 +210,10 @@ def load_classification_data(source: str, *, text_column: str | None, label_colu
     a single table is split with ``stratified_split``.
     """
     splits = load_splits(source)
+    first = next(iter(splits.values()))
+    text_column = pick_column(first, text_column, TEXT_COLUMN_GUESSES, "text", source)
+    label_column = pick_column(first, label_column, LABEL_COLUMN_GUESSES, "label", source)
     table = pd.concat(splits.values(), keys=list(splits), names=["_split", None]).reset_index(0)
-    text_column = pick_column(table, text_column, TEXT_COLUMN_GUESSES, "text", source)
-    label_column = pick_column(table, label_column, LABEL_COLUMN_GUESSES, "label", source)
     table, dropped = drop_empty_texts(table, text_column, source)
     data = to_labelled_texts(table, text_column, label_column, label_names, source)
     split_of = table["_split"].tolist()

@@ -2,6 +2,7 @@
 
 import datasets
 import evaluate
+import numpy as np
 
 from sklearn.metrics import precision_score
 
@@ -25,4 +26,4 @@ class Precision(evaluate.Metric):
             references, predictions, labels=labels, pos_label=pos_label, average=average,
             sample_weight=sample_weight, zero_division=zero_division,
         )
-        return {"precision": float(score) if score.size == 1 else score.tolist()}
+        return {"precision": float(score) if np.ndim(score) == 0 else score.tolist()}

@@ -2,6 +2,7 @@
 
 import datasets
 import evaluate
+import numpy as np
 
 from sklearn.metrics import recall_score
 
@@ -25,4 +26,4 @@ class Recall(evaluate.Metric):
             references, predictions, labels=labels, pos_label=pos_label, average=average,
             sample_weight=sample_weight, zero_division=zero_division,
         )
-        return {"recall": float(score) if score.size == 1 else score.tolist()}
+        return {"recall": float(score) if np.ndim(score) == 0 else score.tolist()}

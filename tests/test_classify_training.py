@@ -1,0 +1,171 @@
+"""End to end: ``train classify`` on small data: outputs, logs, resume, crash safety."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from tests.conftest import REPO_ROOT
+from tests.fixtures_classify import HAM_EXAMPLE, SPAM_EXAMPLE, classify_args
+from train.__main__ import main
+from train.classify import LengthGroupedBatches
+from train.outputs import atomic_output_dir
+
+METRIC_TAGS = ["loss", "accuracy", "precision_macro", "recall_macro", "f1_macro", "f1_spam",
+               "f1_ham", "precision_spam", "recall_spam"]
+
+
+def scalars(run_dir: Path) -> dict[str, list]:
+    events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    events.Reload()
+    return {tag: events.Scalars(tag) for tag in events.Tags()["scalars"]}
+
+
+def _has_plugin(events: EventAccumulator, plugin: str) -> bool:
+    try:
+        return bool(events.PluginTagToContent(plugin))
+    except KeyError:
+        return False
+
+
+def test_output_folder_has_every_file(trained_classifier):
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                 "README.md", "eval_results.json", "training_config.json"):
+        assert (trained_classifier / name).is_file(), name
+    assert list((trained_classifier / "runs" / "test-run").glob("events.out.tfevents.*"))
+    assert not list(trained_classifier.parent.glob(".spam*")), "work or temp folders left"
+
+
+def test_pipeline_loads_the_folder_and_names_labels(trained_classifier):
+    from transformers import pipeline
+
+    classifier = pipeline("text-classification", model=str(trained_classifier))
+    spam, ham = classifier([SPAM_EXAMPLE, HAM_EXAMPLE])
+    assert spam["label"] == "spam" and spam["score"] > 0.5
+    assert ham["label"] == "ham" and ham["score"] > 0.5
+
+
+def test_tensorboard_has_curves_per_step_epoch_and_test(trained_classifier):
+    curves = scalars(trained_classifier / "runs" / "test-run")
+    losses = [event.value for event in curves["train/loss"]]
+    assert len(losses) >= 5
+    assert losses[-1] < 0.5 * losses[0], f"training loss did not go down: {losses}"
+    assert len(curves["train/learning_rate"]) == len(losses)
+    for tag in METRIC_TAGS:
+        assert len(curves[f"validation/{tag}"]) == 8, tag  # one point per epoch
+        assert len(curves[f"test/{tag}"]) == 1, tag
+    results = json.loads((trained_classifier / "eval_results.json").read_text())
+    assert curves["test/accuracy"][0].value == pytest.approx(results["test"]["accuracy"])
+
+
+def test_hyperparameters_are_logged(trained_classifier):
+    run_dir = trained_classifier / "runs" / "test-run"
+    # Accelerate's tracker writes hparams into a timestamped folder inside the run.
+    (hparams_file,) = run_dir.glob("*/hparams.yml")
+    logged = yaml.safe_load(hparams_file.read_text())
+    assert logged["lr"] == 2e-3 and logged["epochs"] == 8 and logged["task"] == "spam"
+    plugins = set()
+    for events_file in run_dir.glob("*/events.out.tfevents.*"):
+        events = EventAccumulator(str(events_file))
+        events.Reload()
+        plugins |= {plugin for plugin in ("hparams", "scalars")
+                    if _has_plugin(events, plugin)}
+    assert "hparams" in plugins, "no TensorBoard hparams summary"
+
+
+def test_model_card_metadata_parses_and_matches_results(trained_classifier):
+    text = (trained_classifier / "README.md").read_text()
+    assert text.startswith("---\n")
+    metadata = yaml.safe_load(text.split("---\n")[1])
+    assert metadata["library_name"] == "transformers"
+    assert metadata["pipeline_tag"] == "text-classification"
+    assert metadata["base_model"].endswith("tiny-bert0")
+    results = json.loads((trained_classifier / "eval_results.json").read_text())
+    reported = {m["name"]: m["value"]
+                for m in metadata["model-index"][0]["results"][0]["metrics"]}
+    assert reported["Accuracy"] == round(results["test"]["accuracy"], 4)
+    assert reported["F1 (spam)"] == round(results["test"]["f1_spam"], 4)
+    assert "| true \\ predicted | ham | spam |" in text
+    config = json.loads((trained_classifier / "training_config.json").read_text())
+    assert sum(config["split_sizes"].values()) == 135
+    assert config["args"]["dataset"].endswith("spam.csv")
+
+
+def test_resume_continues_an_interrupted_run(tmp_path, spam_csv, tiny_bert, capsys):
+    output = tmp_path / "spam"
+    work = tmp_path / ".spam.work"
+    args = classify_args(spam_csv, tiny_bert, output, "--epochs", "12")
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    process = subprocess.Popen([sys.executable, "-m", "train", *args], cwd=REPO_ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            state_file = work / "state.json"
+            if state_file.is_file() and json.loads(state_file.read_text())["epoch"] >= 2:
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, "the run ended before it could be interrupted"
+        process.send_signal(signal.SIGKILL)  # a crash: no cleanup code runs
+        process.wait()
+    finally:
+        process.kill()
+    killed_at = json.loads((work / "state.json").read_text())
+    assert not output.exists(), "an interrupted run left an output folder"
+    assert not list(tmp_path.glob(".spam.tmp-*"))
+
+    assert main(args) == 2
+    assert "pass --resume" in capsys.readouterr().err
+    assert main([*args, "--lr", "1e-3", "--resume"]) == 2
+    assert "--lr" in capsys.readouterr().err
+
+    assert main([*args, "--resume"]) == 0
+    assert f"resumed after epoch {killed_at['epoch']}" in capsys.readouterr().out
+    assert (output / "model.safetensors").is_file() and not work.exists()
+    curves = scalars(output / "runs" / "test-run")
+    epochs_logged = [event.step for event in curves["validation/accuracy"]]
+    assert len(epochs_logged) >= 12  # the killed run's epochs plus the resumed ones
+    assert epochs_logged[-1] == 12 * 6  # 6 steps an epoch: the step count carried on
+
+
+def test_resume_without_an_interrupted_run(tmp_path, spam_csv, tiny_bert, capsys):
+    args = classify_args(spam_csv, tiny_bert, tmp_path / "spam", "--resume")
+    assert main(args) == 2
+    assert "no interrupted run to continue" in capsys.readouterr().err
+
+
+def test_atomic_output_keeps_the_old_folder_when_writing_fails(tmp_path):
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "config.json").write_text("old")
+    with pytest.raises(RuntimeError), atomic_output_dir(target) as tmp:
+        (tmp / "config.json").write_text("new, half written")
+        raise RuntimeError("crash while writing")
+    assert (target / "config.json").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+    with atomic_output_dir(target) as tmp:
+        (tmp / "config.json").write_text("new")
+    assert (target / "config.json").read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+def test_length_grouped_batches_cover_every_row_once_and_group_lengths():
+    lengths = [(i * 37) % 100 + 1 for i in range(1000)]
+    batches = LengthGroupedBatches(lengths, batch_size=16, seed=3)
+    first = list(batches)
+    assert sorted(i for batch in first for i in batch) == list(range(1000))
+    assert len(first) == len(batches) == 63
+    assert first == list(batches)  # same epoch, same order
+    batches.set_epoch(1)
+    assert first != list(batches)
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in first)
+    assert spread / len(first) < 10  # random batches of 16 would spread about 90
