@@ -122,7 +122,6 @@ def train_classifier(args: argparse.Namespace) -> Path:
         args.dataset, text_column=args.text_column, label_column=args.label_column,
         label_names=label_names, validation_size=args.validation_size,
         test_size=args.test_size, seed=args.seed)
-    state = _start_or_resume(work_dir, args)
     if dropped:
         print(f"dropped {dropped} rows with an empty or missing text")
     label_names = splits["train"].label_names
@@ -131,6 +130,10 @@ def train_classifier(args: argparse.Namespace) -> Path:
     accelerator = Accelerator(gradient_accumulation_steps=args.grad_accum,
                               mixed_precision=args.mixed_precision, log_with="tensorboard",
                               project_dir=str(work_dir / "runs"))
+    if accelerator.is_main_process:
+        _start_or_resume(work_dir, args)
+    accelerator.wait_for_everyone()
+    state = json.loads((work_dir / "state.json").read_text())
     set_seed(args.seed)
     base = resolve_encoder(args.base_model)
     tokenizer = AutoTokenizer.from_pretrained(base)
@@ -216,11 +219,14 @@ def train_classifier(args: argparse.Namespace) -> Path:
                           f"{best_key} {metrics[best_key]:.4f}")
         if state["best"] is None or metrics[best_key] > state["best"]["metrics"][best_key]:
             state["best"] = {"epoch": epoch + 1, "metrics": metrics}
-            accelerator.unwrap_model(model).save_pretrained(work_dir / "best")
+            if accelerator.is_main_process:
+                accelerator.unwrap_model(model).save_pretrained(work_dir / "best")
         accelerator.save_state(str(work_dir / "checkpoint"))
         state.update(epoch=epoch + 1, global_step=global_step, train_seconds=train_seconds,
                      samples_seen=samples_seen)
-        _save_state(work_dir, state)
+        if accelerator.is_main_process:
+            _save_state(work_dir, state)
+        accelerator.wait_for_everyone()
 
     # The best epoch, not the last, is tested and published.
     best_model = accelerator.prepare(AutoModelForSequenceClassification.from_pretrained(
@@ -316,9 +322,9 @@ def _tokenize(tokenizer, subset: LabelledTexts, max_length: int) -> list[dict]:
                                         subset.labels, strict=True)]
 
 
-def _start_or_resume(work_dir: Path, args: argparse.Namespace) -> dict:
-    """The run's saved state when resuming, a fresh one otherwise; refuses to silently drop an
-    interrupted run or to resume one with different settings."""
+def _start_or_resume(work_dir: Path, args: argparse.Namespace) -> None:
+    """Write the run's state file: the saved one updated when resuming, a fresh one otherwise.
+    Refuses to silently drop an interrupted run or to resume one with different settings."""
     state_file = work_dir / "state.json"
     current = {key: value for key, value in vars(args).items() if key != "run"}
     if args.resume:
@@ -331,7 +337,8 @@ def _start_or_resume(work_dir: Path, args: argparse.Namespace) -> dict:
             raise UserError("--resume: these flags differ from the interrupted run: "
                             + ", ".join(f"--{k.replace('_', '-')}" for k in changed))
         state["args"] = current
-        return state
+        _save_state(work_dir, state)
+        return
     if work_dir.exists():
         raise UserError(f"an interrupted run is in {work_dir}: pass --resume to continue it, "
                         "or delete that folder to start over")
@@ -340,7 +347,6 @@ def _start_or_resume(work_dir: Path, args: argparse.Namespace) -> dict:
     state = {"args": current, "run_name": run_name, "epoch": 0, "global_step": 0,
              "train_seconds": 0.0, "samples_seen": 0, "best": None}
     _save_state(work_dir, state)
-    return state
 
 
 def _save_state(work_dir: Path, state: dict) -> None:
