@@ -1,4 +1,4 @@
-"""Hub fixtures: a local Hub-compatible server, client processes pointed at it, a model folder.
+"""Hub fixtures: a local Hub-compatible server and client processes pointed at it.
 
 The tests run the real ``huggingface_hub`` client the way a user does: in its own process, with
 ``HF_ENDPOINT`` and ``HF_TOKEN`` in the environment (the client reads them when it is imported,
@@ -79,46 +79,3 @@ def _run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
     return subprocess.run(
         command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=CLIENT_TIMEOUT_S
     )
-
-
-@pytest.fixture(scope="session")
-def classifier_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder shaped like ``python -m train classify`` output, from a tiny random BERT.
-
-    Config with id2label, safetensors weights, tokenizer, card, metrics, training config and a
-    TensorBoard event file under runs/; built in seconds, so Hub tests need no training run.
-    """
-    import torch
-    from torch.utils.tensorboard import SummaryWriter
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    from hub_utils.encoder import packaged_encoder_path
-
-    folder = tmp_path_factory.mktemp("classifier")
-    tokenizer = AutoTokenizer.from_pretrained(packaged_encoder_path())
-    tokenizer.model_max_length = 128
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-        id2label={0: "ham", 1: "spam"},
-        label2id={"ham": 0, "spam": 1},
-    )
-    torch.manual_seed(0)
-    BertForSequenceClassification(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    (folder / "README.md").write_text(
-        "---\nlicense: apache-2.0\nlibrary_name: transformers\npipeline_tag: text-classification\n"
-        "datasets:\n- ucirvine/sms_spam\ntags:\n- tensorboard\n---\n\n"
-        "# Tiny spam classifier\n\nRandomly initialised, for tests.\n",
-        encoding="utf-8",
-    )
-    (folder / "eval_results.json").write_text(json.dumps({"eval_f1": 0.5}), encoding="utf-8")
-    (folder / "training_config.json").write_text(json.dumps({"epochs": 1}), encoding="utf-8")
-    with SummaryWriter(log_dir=str(folder / "runs" / "run-0")) as writer:
-        for step in range(3):
-            writer.add_scalar("train/loss", 1.0 / (step + 1), step)
-    return folder

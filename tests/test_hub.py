@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import shutil
 from pathlib import Path
@@ -37,12 +38,12 @@ print(json.dumps(HfApi().list_repo_files(sys.argv[1])))
 
 @pytest.fixture(scope="module")
 def pushed_classifier(
-    hub_endpoint: str, classifier_folder: Path, tmp_path_factory: pytest.TempPathFactory
+    hub_endpoint: str, trained_classifier: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[str, str]:
     """The classifier folder pushed once with the CLI: (repo id, commit URL)."""
     repo_id = "bert-hub-kit/tiny-spam"
     env = client_env(hub_endpoint, tmp_path_factory.mktemp("hf_home"))
-    result = run_cli(env, "push", str(classifier_folder), repo_id)
+    result = run_cli(env, "push", str(trained_classifier), repo_id)
     assert result.returncode == 0, result.stderr
     return repo_id, result.stdout.strip()
 
@@ -57,25 +58,28 @@ def _files(folder: Path) -> dict[str, str]:
 
 
 def test_push_uploads_the_whole_folder_with_card_and_tfevents(
-    pushed_classifier: tuple[str, str], hub_endpoint: str, hub_env: dict, classifier_folder: Path
+    pushed_classifier: tuple[str, str], hub_endpoint: str, hub_env: dict, trained_classifier: Path
 ) -> None:
     repo_id, commit_url = pushed_classifier
     assert re.fullmatch(rf"{hub_endpoint}/{repo_id}/commit/[0-9a-f]{{40}}", commit_url)
 
     remote = run_python(hub_env, LIST_FILES, repo_id)
 
-    assert sorted(remote) == sorted(_files(classifier_folder))
+    assert sorted(remote) == sorted(_files(trained_classifier))
     assert "README.md" in remote
     assert [p for p in remote if re.fullmatch(r"runs/[^/]+/events\.out\.tfevents\..+", p)]
 
 
 def test_pushing_an_unchanged_folder_makes_no_commit(
-    pushed_classifier: tuple[str, str], hub_server: LocalHub, hub_env: dict, classifier_folder: Path
+    pushed_classifier: tuple[str, str],
+    hub_server: LocalHub,
+    hub_env: dict,
+    trained_classifier: Path,
 ) -> None:
     repo_id, commit_url = pushed_classifier
     history = hub_server.repo(repo_id).history()
 
-    again = run_cli(hub_env, "push", str(classifier_folder), repo_id)
+    again = run_cli(hub_env, "push", str(trained_classifier), repo_id)
 
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip() == commit_url
@@ -83,21 +87,22 @@ def test_pushing_an_unchanged_folder_makes_no_commit(
 
 
 def test_classifier_loads_by_repo_id_with_the_local_predictions(
-    pushed_classifier: tuple[str, str], hub_server: LocalHub, hub_env: dict, classifier_folder: Path
+    pushed_classifier: tuple[str, str],
+    hub_server: LocalHub,
+    hub_env: dict,
+    trained_classifier: Path,
 ) -> None:
-    import json
-
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
     repo_id, _ = pushed_classifier
     remote = run_python(hub_env, LOAD_CLASSIFIER, repo_id, json.dumps(TEXTS))
 
-    tokenizer = AutoTokenizer.from_pretrained(classifier_folder)
-    model = AutoModelForSequenceClassification.from_pretrained(classifier_folder)
+    tokenizer = AutoTokenizer.from_pretrained(trained_classifier)
+    model = AutoModelForSequenceClassification.from_pretrained(trained_classifier)
     with torch.no_grad():
         logits = model(**tokenizer(TEXTS, padding=True, return_tensors="pt")).logits
-    local = pipeline("text-classification", model=str(classifier_folder))(TEXTS)
+    local = pipeline("text-classification", model=str(trained_classifier))(TEXTS)
     downloads = [r for r in hub_server.requests if r.startswith(f"GET /{repo_id}/resolve/")]
     assert any("/model.safetensors 200" in r for r in downloads)  # served by the local Hub
     assert torch.allclose(torch.tensor(remote["logits"]), logits, atol=1e-5)
@@ -106,7 +111,7 @@ def test_classifier_loads_by_repo_id_with_the_local_predictions(
 
 
 def test_pull_downloads_once_then_works_offline_from_the_cache(
-    pushed_classifier: tuple[str, str], hub_env: dict, classifier_folder: Path
+    pushed_classifier: tuple[str, str], hub_env: dict, trained_classifier: Path
 ) -> None:
     repo_id, commit_url = pushed_classifier
     online = run_cli(hub_env, "pull", repo_id)
@@ -118,22 +123,22 @@ def test_pull_downloads_once_then_works_offline_from_the_cache(
     folder = Path(offline.stdout.strip())
     assert folder == Path(online.stdout.strip())
     assert folder.name == commit_url.rsplit("/", 1)[1]  # the snapshot of the pushed commit
-    assert _files(folder) == _files(classifier_folder)
+    assert _files(folder) == _files(trained_classifier)
 
 
-def test_pull_returns_a_local_model_folder_as_it_is(classifier_folder: Path) -> None:
-    assert pull(classifier_folder) == classifier_folder
+def test_pull_returns_a_local_model_folder_as_it_is(trained_classifier: Path) -> None:
+    assert pull(trained_classifier) == trained_classifier
 
 
 def test_revision_pinning_returns_the_old_weights_after_a_newer_push(
-    hub_env: dict, classifier_folder: Path, tmp_path: Path
+    hub_env: dict, trained_classifier: Path, tmp_path: Path
 ) -> None:
     from transformers import AutoModelForSequenceClassification
 
     repo_id = "bert-hub-kit/pinned"
-    first = run_cli(hub_env, "push", str(classifier_folder), repo_id)
+    first = run_cli(hub_env, "push", str(trained_classifier), repo_id)
     assert first.returncode == 0, first.stderr
-    retrained = shutil.copytree(classifier_folder, tmp_path / "retrained")
+    retrained = shutil.copytree(trained_classifier, tmp_path / "retrained")
     model = AutoModelForSequenceClassification.from_pretrained(retrained)
     model.classifier.bias.data += 1.0
     model.save_pretrained(retrained)
@@ -147,17 +152,17 @@ def test_revision_pinning_returns_the_old_weights_after_a_newer_push(
     weights = "model.safetensors"
     assert second.stdout.strip() != first.stdout.strip()
     pinned_files = _files(Path(pinned.stdout.strip()))
-    assert pinned_files[weights] == _files(classifier_folder)[weights]
+    assert pinned_files[weights] == _files(trained_classifier)[weights]
     assert _files(Path(latest.stdout.strip()))[weights] == _files(retrained)[weights]
     assert pinned_files[weights] != _files(retrained)[weights]
 
 
 def test_push_deletes_remote_files_only_when_asked(
-    hub_server: LocalHub, hub_env: dict, classifier_folder: Path, tmp_path: Path
+    hub_server: LocalHub, hub_env: dict, trained_classifier: Path, tmp_path: Path
 ) -> None:
     repo_id = "bert-hub-kit/pruned"
-    assert run_cli(hub_env, "push", str(classifier_folder), repo_id).returncode == 0
-    smaller = shutil.copytree(classifier_folder, tmp_path / "smaller")
+    assert run_cli(hub_env, "push", str(trained_classifier), repo_id).returncode == 0
+    smaller = shutil.copytree(trained_classifier, tmp_path / "smaller")
     (smaller / "eval_results.json").unlink()
     shutil.rmtree(smaller / "runs")
 
@@ -166,7 +171,7 @@ def test_push_deletes_remote_files_only_when_asked(
 
     kept = run_cli(hub_env, "push", str(smaller), repo_id)
     assert kept.returncode == 0, kept.stderr
-    assert remote_files() == set(_files(classifier_folder))
+    assert remote_files() == set(_files(trained_classifier))
 
     pruned = run_cli(hub_env, "push", str(smaller), repo_id, "--delete-missing")
     assert pruned.returncode == 0, pruned.stderr

@@ -25,6 +25,15 @@ def assert_user_error(result: subprocess.CompletedProcess[str], *fragments: str)
 
 
 @pytest.fixture
+def model_folder(tmp_path: Path) -> Path:
+    """The least a push accepts: a folder with a config.json."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "bert"}')
+    return folder
+
+
+@pytest.fixture
 def existing_repo(hub_server: LocalHub) -> str:
     """A repo that exists on the local Hub (created directly on the server: setup only)."""
     hub_server.create_repo({"name": "exists", "organization": "bert-hub-kit"}, "write")
@@ -40,24 +49,22 @@ def closed_port_endpoint() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def test_push_without_a_token(hub_endpoint: str, tmp_path: Path, classifier_folder: Path) -> None:
+def test_push_without_a_token(hub_endpoint: str, tmp_path: Path, model_folder: Path) -> None:
     env = client_env(hub_endpoint, tmp_path / "hf_home", token=None)
-    result = run_cli(env, "push", str(classifier_folder), "bert-hub-kit/no-token")
+    result = run_cli(env, "push", str(model_folder), "bert-hub-kit/no-token")
     assert_user_error(result, "no Hugging Face token", "HF_TOKEN", "hf auth login")
 
 
-def test_push_with_a_rejected_token(hub_env: dict, classifier_folder: Path) -> None:
+def test_push_with_a_rejected_token(hub_env: dict, model_folder: Path) -> None:
     env = {**hub_env, "HF_TOKEN": "hf_not_a_valid_token"}
-    result = run_cli(env, "push", str(classifier_folder), "bert-hub-kit/bad-token")
+    result = run_cli(env, "push", str(model_folder), "bert-hub-kit/bad-token")
     assert_user_error(result, "rejected the Hugging Face token (401 Unauthorized)", "HF_TOKEN")
     assert "hf_not_a_valid_token" not in result.stderr
 
 
-def test_push_with_a_read_only_token(
-    hub_env: dict, classifier_folder: Path, existing_repo: str
-) -> None:
+def test_push_with_a_read_only_token(hub_env: dict, model_folder: Path, existing_repo: str) -> None:
     env = {**hub_env, "HF_TOKEN": READ_TOKEN}
-    result = run_cli(env, "push", str(classifier_folder), existing_repo)
+    result = run_cli(env, "push", str(model_folder), existing_repo)
     assert_user_error(result, f"may not write to '{existing_repo}' (403 Forbidden)", "write access")
 
 
@@ -71,24 +78,22 @@ def test_pull_of_a_missing_revision(hub_env: dict, existing_repo: str) -> None:
     assert_user_error(result, f"revision 'v9' not found in '{existing_repo}'", "commit sha")
 
 
-def test_push_to_a_missing_branch(hub_env: dict, classifier_folder: Path) -> None:
-    args = ("push", str(classifier_folder), "bert-hub-kit/branchless", "--revision", "dev")
+def test_push_to_a_missing_branch(hub_env: dict, model_folder: Path) -> None:
+    args = ("push", str(model_folder), "bert-hub-kit/branchless", "--revision", "dev")
     assert_user_error(run_cli(hub_env, *args), "revision 'dev' not found")
 
 
-def test_pull_when_the_hub_is_unreachable(
-    hub_env: dict, closed_port_endpoint: str, classifier_folder: Path
-) -> None:
+def test_pull_when_the_hub_is_unreachable(hub_env: dict, closed_port_endpoint: str) -> None:
     env = {**hub_env, "HF_ENDPOINT": closed_port_endpoint}
     result = run_cli(env, "pull", "bert-hub-kit/anything")
     assert_user_error(result, f"cannot reach the Hub at {closed_port_endpoint}", "HF_ENDPOINT")
 
 
 def test_push_when_the_hub_is_unreachable(
-    hub_env: dict, closed_port_endpoint: str, classifier_folder: Path
+    hub_env: dict, closed_port_endpoint: str, model_folder: Path
 ) -> None:
     env = {**hub_env, "HF_ENDPOINT": closed_port_endpoint}
-    result = run_cli(env, "push", str(classifier_folder), "bert-hub-kit/anything")
+    result = run_cli(env, "push", str(model_folder), "bert-hub-kit/anything")
     assert_user_error(result, f"cannot reach the Hub at {closed_port_endpoint}")
 
 
@@ -98,9 +103,9 @@ def test_offline_pull_of_a_model_never_downloaded(hub_env: dict) -> None:
 
 
 @pytest.mark.parametrize("repo_id", ["no-namespace", "a/b/c", "bert-hub-kit/bad name", "x/y--z"])
-def test_malformed_repo_ids(repo_id: str, classifier_folder: Path) -> None:
+def test_malformed_repo_ids(repo_id: str, model_folder: Path) -> None:
     with pytest.raises(HubError, match=f"malformed repo id '{repo_id}': expected 'owner/name'"):
-        push(classifier_folder, repo_id)
+        push(model_folder, repo_id)
 
 
 def test_pull_of_a_path_that_is_no_folder(tmp_path: Path) -> None:

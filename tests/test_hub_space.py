@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -50,8 +51,6 @@ def make_project(root: Path) -> Path:
 def test_deploy_space_uploads_exactly_the_app_and_a_space_readme(
     hub_server: LocalHub, hub_env: dict, tmp_path: Path
 ) -> None:
-    import json
-
     project = make_project(tmp_path / "project")
     space_id = "bert-hub-kit/demo"
     expected = {"README.md", "app.py", "requirements.txt"} | {
