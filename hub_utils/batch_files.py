@@ -1,0 +1,109 @@
+"""Read uploaded message files (CSV, TSV or plain text) for batch classification.
+
+Every problem a user can fix raises ``BatchFileError`` with a message saying what is wrong and
+what to do: a binary file, a file that is not UTF-8, no usable text column, too many rows.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+
+MAX_ROWS = 10_000
+TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
+TEXT_SUFFIXES = {".txt", ""}
+# Column names taken as the text, in order of preference (compared in lower case).
+TEXT_COLUMNS = ("text", "message", "sms", "sentence", "content", "body", "review", "document")
+
+
+class BatchFileError(ValueError):
+    """An uploaded file that cannot be classified, with what to change."""
+
+
+def read_messages(
+    path: str | Path, column: str | None = None, max_rows: int = MAX_ROWS
+) -> tuple[list[str], str]:
+    """The messages in ``path`` and the name of the column they came from.
+
+    A ``.txt`` file holds one message per line (blank lines are kept as empty messages, so
+    row numbers match lines). A ``.csv``/``.tsv`` file needs a header; the text column is
+    ``column`` when given, else the first whose name is in ``TEXT_COLUMNS``, else the only
+    column.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES and suffix not in TEXT_SUFFIXES:
+        raise BatchFileError(
+            f"{path.name}: unsupported file type {suffix!r}; upload a .csv, "
+            ".tsv or .txt file (one message per row or line)"
+        )
+    text = _decode(path)
+    if suffix in TEXT_SUFFIXES:
+        lines = text.splitlines()
+        _check_rows(path.name, len(lines), max_rows)
+        return lines, "line"
+    try:
+        table = pd.read_csv(
+            io.StringIO(text),
+            sep=TABLE_SUFFIXES[suffix],
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else "no data"
+        raise BatchFileError(
+            f"{path.name} is not a readable {suffix[1:].upper()} table "
+            f"({first_line}); save it with a header row and one message "
+            "per row"
+        ) from err
+    name = _text_column(path.name, list(table.columns), column)
+    _check_rows(path.name, len(table), max_rows)
+    return table[name].tolist(), name
+
+
+def _decode(path: Path) -> str:
+    data = path.read_bytes()
+    # Binary formats (spreadsheets, PDFs, images) contain NUL bytes; text files do not.
+    if b"\0" in data[:65536]:
+        raise BatchFileError(
+            f"{path.name} is not a text file (it looks binary): export it as "
+            "CSV (UTF-8) or upload a .txt file with one message per line"
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise BatchFileError(
+            f"{path.name} is not UTF-8 text (invalid byte at position "
+            f"{err.start}): save it with UTF-8 encoding"
+        ) from err
+
+
+def _text_column(file_name: str, columns: list[str], wanted: str | None) -> str:
+    shown = ", ".join(repr(c) for c in columns)
+    if wanted:
+        if wanted not in columns:
+            raise BatchFileError(f"{file_name} has no column {wanted!r}; its columns are {shown}")
+        return wanted
+    by_lower = {str(c).strip().lower(): c for c in columns}
+    for name in TEXT_COLUMNS:
+        if name in by_lower:
+            return by_lower[name]
+    if len(columns) == 1:
+        return columns[0]
+    raise BatchFileError(
+        f"{file_name} has no text column: its columns are {shown}. Name the "
+        f"message column one of {', '.join(TEXT_COLUMNS)}, or pick the column"
+    )
+
+
+def _check_rows(file_name: str, n_rows: int, max_rows: int) -> None:
+    if n_rows == 0:
+        raise BatchFileError(f"{file_name} has no messages: add one message per row")
+    if n_rows > max_rows:
+        raise BatchFileError(
+            f"{file_name} has {n_rows:,} rows, more than the limit of "
+            f"{max_rows:,}: split it into smaller files"
+        )

@@ -1,0 +1,161 @@
+"""Load the models an app serves, once, with what it shows about them: card, metrics, curves.
+
+A model is named by an environment variable (a Hub repo id or a local folder, plus an optional
+``*_REVISION``); by default the folder the training command writes, else the published repo.
+Loading never raises: a model that cannot be loaded keeps the reason, for the app to show.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from huggingface_hub import constants
+
+from hub_utils.errors import HubError
+from hub_utils.hub import pull
+from hub_utils.tensorboard_scalars import COLUMNS, read_scalars
+
+_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
+_PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
+_FIRST_ARGUMENT = re.compile(r"\(\[?\"([^\"\n]+)\"")
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model comes from: ``name`` is a Hub repo id or a local folder."""
+
+    env_var: str
+    name: str
+    revision: str | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return Path(self.name).expanduser().is_dir()
+
+
+def model_source(
+    env_var: str, default_folder: Path, default_repo: str, environ: Mapping[str, str] = os.environ
+) -> ModelSource:
+    """``$ENV_VAR`` (and ``$ENV_VAR_REVISION``) if set, else ``default_folder`` if it holds a
+    model, else ``default_repo``."""
+    revision = environ.get(f"{env_var}_REVISION") or None
+    if environ.get(env_var):
+        return ModelSource(env_var, environ[env_var], revision)
+    if (default_folder / "config.json").is_file():
+        return ModelSource(env_var, str(default_folder), revision)
+    return ModelSource(env_var, default_repo, revision)
+
+
+@dataclass
+class Card:
+    """A model card: its YAML metadata, its first heading and its body."""
+
+    metadata: dict[str, Any] = field(default_factory=dict)
+    title: str = ""
+    body: str = ""
+
+    @classmethod
+    def read(cls, path: Path) -> Card:
+        if not path.is_file():
+            return cls()
+        text = path.read_text(encoding="utf-8")
+        metadata: dict[str, Any] = {}
+        match = _FRONT_MATTER.match(text)
+        if match:
+            loaded = yaml.safe_load(match.group(1))
+            metadata = loaded if isinstance(loaded, dict) else {}
+            text = text[match.end() :]
+        title = next((line[2:].strip() for line in text.splitlines() if line.startswith("# ")), "")
+        return cls(metadata, title, text)
+
+    def examples(self) -> list[str]:
+        """Example inputs: the ``widget`` texts of the metadata (what the Hub's widget offers),
+        else the sentences (three words or more) passed as first argument to a call in the
+        card's Python snippets, such as ``classifier("...")`` or ``model.predict(["..."])``."""
+        widget = self.metadata.get("widget") or []
+        texts = [item["text"] for item in widget if isinstance(item, dict) and item.get("text")]
+        if texts:
+            return texts
+        quoted = (
+            text
+            for block in _PYTHON_BLOCK.findall(self.body)
+            for text in _FIRST_ARGUMENT.findall(block)
+        )
+        return list(dict.fromkeys(text for text in quoted if len(text.split()) >= 3))
+
+    @property
+    def task(self) -> str:
+        """The model-index name (``train classify`` writes its ``--task`` there), or ''."""
+        index = self.metadata.get("model-index") or [{}]
+        return str(index[0].get("name") or "")
+
+
+@dataclass
+class LoadedModel:
+    """A served model, or why it could not be loaded (``error``)."""
+
+    source: ModelSource
+    model: Any = None
+    folder: Path | None = None
+    error: str | None = None
+    card: Card = field(default_factory=Card)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    scalars: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=COLUMNS))
+    load_seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def commit(self) -> str | None:
+        """The Hub commit loaded: the snapshot folder a repo id resolves to in the cache."""
+        if self.source.is_local or self.folder is None or self.folder.parent.name != "snapshots":
+            return None
+        return self.folder.name
+
+    @property
+    def hub_url(self) -> str | None:
+        return None if self.source.is_local else f"{constants.ENDPOINT}/{self.source.name}"
+
+    @property
+    def tensorboard_url(self) -> str | None:
+        """The Hub's *Training metrics* tab, which reads the repo's ``runs/``."""
+        return f"{self.hub_url}/tensorboard" if self.hub_url else None
+
+
+def load_model(
+    source: ModelSource, loader: Callable[[Path], Any], warm_up: Callable[[Any], Any] | None = None
+) -> LoadedModel:
+    """Pull ``source`` and build the model with ``loader(folder)``; ``warm_up(model)`` runs once
+    so that the first request pays no lazy initialisation. Never raises."""
+    started = time.perf_counter()
+    loaded = LoadedModel(source)
+    try:
+        loaded.folder = pull(source.name, revision=source.revision)
+        loaded.model = loader(loaded.folder)
+        if warm_up is not None:
+            warm_up(loaded.model)
+        loaded.card = Card.read(loaded.folder / "README.md")
+        results = loaded.folder / "eval_results.json"
+        if results.is_file():
+            loaded.metrics = json.loads(results.read_text(encoding="utf-8"))
+        loaded.scalars = read_scalars(loaded.folder)
+    # Whatever breaks (Hub down, missing files, a folder of another kind), the app must start
+    # and say why; the other model's tabs keep working.
+    except Exception as err:
+        loaded.model = None
+        message = str(err).strip().splitlines()[0] if str(err).strip() else "no details"
+        # A HubError already says what to fix; for others the exception type helps.
+        loaded.error = message if isinstance(err, HubError) else f"{type(err).__name__}: {message}"
+    loaded.load_seconds = time.perf_counter() - started
+    return loaded

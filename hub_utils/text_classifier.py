@@ -1,0 +1,174 @@
+"""Serve a classifier written by ``python -m train classify``: probabilities, truncation notes and
+word attributions.
+
+Works for any label set (spam/ham, sentiment, intents): the labels come from ``config.json``.
+
+    >>> classifier = TextClassifier.from_folder("models/spam")
+    >>> classifier.predict(["WINNER! Claim your free prize now"])[0].probabilities
+    {'ham': 0.02, 'spam': 0.98}
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+# Texts are cut to this many characters before tokenizing: far more than any model here reads
+# (128 tokens is under 1,000 characters), and it bounds the work a huge paste can cause.
+MAX_CHARS = 20_000
+BATCH_SIZE = 64
+_WORD = re.compile(r"\S+")
+_KEPT_CONTROLS = {"\t", "\n", "\r"}
+
+
+@dataclass
+class Prediction:
+    """One text's class probabilities, and how much of the text the model read."""
+
+    probabilities: dict[str, float]
+    truncated: bool  # the text has more tokens than the model reads
+    chars_read: int  # the model read the cleaned text up to this character
+
+    @property
+    def label(self) -> str:
+        return max(self.probabilities, key=self.probabilities.__getitem__)
+
+
+def clean_text(text: str) -> tuple[str, list[str]]:
+    """Remove control characters and cut huge texts; return the text and notes on what changed.
+
+    Tabs and line breaks are kept; emoji, accents and any script pass unchanged.
+    """
+    notes = []
+    controls = sum(
+        1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in _KEPT_CONTROLS
+    )
+    if controls:
+        text = "".join(
+            " " if unicodedata.category(ch) == "Cc" and ch not in _KEPT_CONTROLS else ch
+            for ch in text
+        )
+        notes.append(f"{controls} control character{'s' * (controls > 1)} replaced by spaces")
+    if len(text) > MAX_CHARS:
+        notes.append(f"text cut from {len(text):,} to {MAX_CHARS:,} characters")
+        text = text[:MAX_CHARS]
+    return text, notes
+
+
+class TextClassifier:
+    """A sequence-classification model and its tokenizer, ready for batched CPU inference."""
+
+    def __init__(self, model: torch.nn.Module, tokenizer, max_length: int) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        id2label = model.config.id2label
+        self.labels = [str(id2label[i]) for i in range(len(id2label))]
+
+    @classmethod
+    def from_folder(cls, folder: str | Path) -> TextClassifier:
+        """Load a ``train classify`` output folder (or any transformers classifier folder).
+
+        The maximum length is the one the model was trained with (``training_config.json``),
+        else the smaller of the tokenizer's and the position embeddings' limits.
+        """
+        folder = Path(folder)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        if not tokenizer.is_fast:
+            raise ValueError(
+                f"{folder} has no fast tokenizer (tokenizer.json): re-save it with "
+                "a recent transformers"
+            )
+        model = AutoModelForSequenceClassification.from_pretrained(folder)
+        limits = [
+            tokenizer.model_max_length,
+            getattr(model.config, "max_position_embeddings", tokenizer.model_max_length),
+        ]
+        training_config = folder / "training_config.json"
+        if training_config.is_file():
+            trained = json.loads(training_config.read_text(encoding="utf-8"))
+            limits.append(trained.get("args", {}).get("max_length") or limits[0])
+        return cls(model, tokenizer, int(min(limits)))
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """Probabilities of every label for each text (cleaned with ``clean_text`` first).
+
+        Texts are batched by length so that short ones are not padded to long ones. An empty
+        text gets probabilities too (from the special tokens alone): callers decide about it.
+        """
+        cleaned = [clean_text(text)[0] for text in texts]
+        order = sorted(range(len(cleaned)), key=lambda i: len(cleaned[i]))
+        results: list[Prediction | None] = [None] * len(cleaned)
+        for start in range(0, len(order), BATCH_SIZE):
+            rows = order[start : start + BATCH_SIZE]
+            batch = [cleaned[i] for i in rows]
+            for i, prediction in zip(rows, self._forward(batch), strict=True):
+                results[i] = prediction
+        return results  # type: ignore[return-value]
+
+    def explain(self, text: str) -> list[tuple[str, float | None]]:
+        """Occlusion attribution: how much each word raises the predicted label's probability.
+
+        Each word the model reads is removed in turn; its score is the predicted label's
+        probability with the whole text minus that probability without the word (positive:
+        the word pushed towards the decision). Returns ``(segment, score)`` pairs that
+        concatenate back to the cleaned text; spaces and words beyond the model's maximum
+        length get ``None``.
+        """
+        text = clean_text(text)[0]
+        full = self.predict([text])[0]
+        label = full.label
+        spans = [
+            m.span()
+            for m in _WORD.finditer(text)
+            if not full.truncated or m.start() < full.chars_read
+        ]
+        variants = [text[:start] + text[end:] for start, end in spans]
+        without = self.predict(variants)
+        scores = [full.probabilities[label] - p.probabilities[label] for p in without]
+        segments: list[tuple[str, float | None]] = []
+        position = 0
+        for (start, end), score in zip(spans, scores, strict=True):
+            if start > position:
+                segments.append((text[position:start], None))
+            segments.append((text[start:end], round(score, 4)))
+            position = end
+        if position < len(text):
+            segments.append((text[position:], None))
+        return segments
+
+    def _forward(self, texts: list[str]) -> list[Prediction]:
+        # Overflow rows tell which texts were cut; only each text's first row is classified.
+        encoded = self.tokenizer(
+            texts,
+            truncation=True,
+            max_length=self.max_length,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+        )
+        samples = encoded["overflow_to_sample_mapping"]
+        rows_per_text = Counter(samples)
+        first = [samples.index(i) for i in range(len(texts))]
+        names = [name for name in self.tokenizer.model_input_names if name in encoded]
+        inputs = self.tokenizer.pad(
+            {name: [encoded[name][row] for row in first] for name in names}, return_tensors="pt"
+        )
+        with torch.inference_mode():
+            logits = self.model(**inputs).logits
+        probabilities = torch.softmax(logits.float(), dim=-1).tolist()
+        return [
+            Prediction(
+                dict(zip(self.labels, probs, strict=True)),
+                truncated=rows_per_text[i] > 1,
+                chars_read=max(end for _, end in encoded["offset_mapping"][row]),
+            )
+            for i, (probs, row) in enumerate(zip(probabilities, first, strict=True))
+        ]
