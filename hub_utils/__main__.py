@@ -62,9 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_AUTH,
     )
     space.add_argument("space_id", nargs="?", default=SPACE_REPO, help="Space repo")
-    space.add_argument("--spam-model", default=SPAM_MODEL_REPO, help="classifier repo the app uses")
     space.add_argument(
-        "--topic-model", default=TOPIC_MODEL_REPO, help="topic model repo the app uses"
+        "--spam-model",
+        default=SPAM_MODEL_REPO,
+        help="classifier repo the app pulls (Space variable SPAM_MODEL)",
+    )
+    space.add_argument(
+        "--topic-model",
+        default=TOPIC_MODEL_REPO,
+        help="topic model repo the app pulls (Space variable TOPIC_MODEL)",
     )
     space.add_argument("--private", action="store_true", help="create the Space as private")
     space.add_argument("--message", help="commit message")
@@ -94,6 +100,8 @@ def _deploy_space(args: argparse.Namespace) -> None:
         hub.deploy_space(
             args.space_id,
             models=[args.spam_model, args.topic_model],
+            # The names `make demo` uses too: the app reads the repos from these variables.
+            variables={"SPAM_MODEL": args.spam_model, "TOPIC_MODEL": args.topic_model},
             private=args.private,
             commit_message=args.message,
         )

@@ -91,6 +91,7 @@ def deploy_space(
     space_id: str,
     *,
     models: list[str],
+    variables: dict[str, str] | None = None,
     private: bool = False,
     token: str | None = None,
     commit_message: str | None = None,
@@ -102,7 +103,8 @@ def deploy_space(
 
     The Space receives exactly ``app.py``, ``requirements.txt``, the ``hub_utils`` package and a
     README whose front matter configures it; anything else already there is deleted, so the
-    Space mirrors the project. ``models`` are the repos the app pulls, listed in the front matter.
+    Space mirrors the project. ``models`` are the repos the app pulls, listed in the front matter;
+    ``variables`` become the Space's environment variables (how the app learns those repos).
     """
     _check_repo_id(space_id)
     for model in models:
@@ -121,6 +123,8 @@ def deploy_space(
             api.create_repo(
                 space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True
             )
+            for key, value in (variables or {}).items():
+                api.add_space_variable(space_id, key, value)
             info = api.upload_folder(
                 repo_id=space_id,
                 repo_type="space",

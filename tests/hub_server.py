@@ -29,6 +29,7 @@ _API = re.compile(
     r"^/api/(models|datasets|spaces)/([^/]+/[^/]+?)"
     r"(?:/(revision|tree|preupload|commit)/([^/]+)(?:/(.*))?)?$"
 )
+_VARIABLES = re.compile(r"^/api/spaces/([^/]+/[^/]+)/variables$")
 _RESOLVE = re.compile(r"^/(?:(datasets|spaces)/)?([^/]+/[^/]+)/resolve/([^/]+)/(.+)$")
 
 
@@ -64,6 +65,7 @@ class Repo:
     sdk: str | None
     commits: dict[str, Commit] = field(default_factory=dict)
     branches: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)  # a Space's environment
 
     def resolve(self, revision: str) -> Commit:
         """A branch name or a full commit sha; anything else is the client's RevisionNotFound."""
@@ -221,6 +223,12 @@ class LocalHub:
         url = f"{self.endpoint}/{_URL_PREFIX[repo.repo_type]}{repo.repo_id}/commit/{commit.oid}"
         return {"success": True, "commitOid": commit.oid, "commitUrl": url, "pullRequestUrl": None}
 
+    def set_variable(self, repo: Repo, body: dict, scope: str | None) -> dict:
+        _require_write(scope, f"configure {repo.repo_id}")
+        with self.lock:
+            repo.variables[body["key"]] = body["value"]
+        return {key: {"value": value} for key, value in repo.variables.items()}
+
     def _write_blob(self, data: bytes) -> str:
         oid = git_blob_sha1(data)
         (self.blobs / oid).write_bytes(data)
@@ -318,6 +326,9 @@ class _Handler(BaseHTTPRequestHandler):
             return _json(status, data)
         if method == "POST" and path == "/api/validate-yaml":
             return _json(*_validate_yaml(json.loads(body)))
+        if method == "POST" and (match := _VARIABLES.match(path)):
+            repo = self._visible_repo(hub, match.group(1), "space", scope)
+            return _json(200, hub.set_variable(repo, json.loads(body), scope))
         if match := _API.match(path):
             kind, repo_id, action, revision, sub_path = match.groups()
             repo = self._visible_repo(hub, repo_id, _TYPES[kind], scope)

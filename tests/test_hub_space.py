@@ -22,7 +22,8 @@ from pathlib import Path
 from huggingface_hub import HfApi, hf_hub_download
 from hub_utils.hub import deploy_space
 space_id, project, models = sys.argv[1], Path(sys.argv[2]), json.loads(sys.argv[3])
-deploy_space(space_id, models=models, project_dir=project)
+variables = {"SPAM_MODEL": models[0]}
+deploy_space(space_id, models=models, variables=variables, project_dir=project)
 (project / "hub_utils" / "stale.py").unlink()
 url = deploy_space(space_id, models=models, project_dir=project)
 readme = Path(hf_hub_download(space_id, "README.md", repo_type="space")).read_text()
@@ -64,7 +65,9 @@ def test_deploy_space_uploads_exactly_the_app_and_a_space_readme(
     assert result["url"].startswith(f"{hub_server.endpoint}/spaces/{space_id}/commit/")
     assert set(result["files"]) == expected
     assert "hub_utils/hub.py" in expected
-    assert hub_server.repo(space_id, "space").sdk == "gradio"
+    space = hub_server.repo(space_id, "space")
+    assert space.sdk == "gradio"
+    assert space.variables == {"SPAM_MODEL": MODELS[0]}
     front_matter = result["readme"].split("---\n")[1]
     meta = yaml.safe_load(front_matter)
     assert meta == {
