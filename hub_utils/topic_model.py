@@ -1,0 +1,298 @@
+"""A Contextualized Topic Model that saves to and loads from the Hub in safe formats only.
+
+The network is the ``contextualized-topic-models`` package's own ``DecoderNetwork`` (ProdLDA fed
+with sentence embeddings, CombinedTM or ZeroShotTM). A saved folder holds ``config.json``,
+``model.safetensors``, ``vocab.json`` and ``topics.json``: no pickle, so loading runs no code
+from the folder, and no training corpus is needed to predict.
+
+    >>> model = TopicModel.from_pretrained("bert-hub-kit/gnews-ctm-minilm")  # or a folder
+    >>> model.topics(5)[0]
+    >>> model.predict(["stocks fall as oil prices climb"])  # (1, n_topics), rows sum to 1
+"""
+
+from __future__ import annotations
+
+import json
+import string
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from contextualized_topic_models.networks.decoding_network import DecoderNetwork
+from huggingface_hub import ModelHubMixin, hf_hub_download
+from safetensors.torch import load_file, save_file
+from scipy import sparse
+from torch import nn
+
+from hub_utils.encoder import DEFAULT_ENCODER, resolve_encoder
+from hub_utils.errors import HubError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+MODEL_TYPES = ("combined", "zeroshot")
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+VOCAB_FILE = "vocab.json"
+TOPICS_FILE = "topics.json"
+TOPIC_WORDS_SAVED = 25  # words per topic in topics.json: enough for topic diversity at 25
+
+# Set by DecoderNetwork.forward as an alias of ``beta``; a fresh network lacks it.
+_ALIAS_KEYS = ("topic_word_matrix",)
+_SEPARATORS = str.maketrans(
+    string.punctuation + string.digits, " " * (len(string.punctuation) + len(string.digits))
+)
+
+
+def normalize(text: str) -> str:
+    """Lower-case, strip accents, and turn punctuation and digits into spaces.
+
+    The same steps, in the same order, as the package's ``WhiteSpacePreprocessingStopwords``
+    before it splits on white space, so new texts meet the vocabulary as the training data did.
+    """
+    decomposed = unicodedata.normalize("NFD", text.lower())
+    stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+    return unicodedata.normalize("NFC", stripped).translate(_SEPARATORS)
+
+
+def bag_of_words(texts: Sequence[str], vocab: Sequence[str]) -> sparse.csr_matrix:
+    """Word counts of ``texts`` over ``vocab`` (one row per text); unknown words are ignored."""
+    index = {word: i for i, word in enumerate(vocab)}
+    rows, cols = [], []
+    for row, text in enumerate(texts):
+        for word in normalize(text).split():
+            column = index.get(word)
+            if column is not None:
+                rows.append(row)
+                cols.append(column)
+    counts = np.ones(len(rows), dtype=np.float32)
+    # Duplicate (row, col) pairs are summed, which is what counting means.
+    return sparse.csr_matrix((counts, (rows, cols)), shape=(len(texts), len(vocab)))
+
+
+def load_encoder(name: str) -> SentenceTransformer:
+    """The sentence-transformers model ``name`` (a Hub id or folder; the default is packaged)."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(resolve_encoder(name))
+
+
+def embed(
+    encoder: SentenceTransformer,
+    texts: Sequence[str],
+    *,
+    batch_size: int = 64,
+    show_progress_bar: bool = False,
+) -> np.ndarray:
+    """Sentence embeddings of ``texts`` as float32, shape ``(len(texts), dim)``.
+
+    Training and ``predict`` both call this, so a text gets the same embedding either way.
+    """
+    vectors = encoder.encode(
+        list(texts),
+        batch_size=batch_size,
+        show_progress_bar=show_progress_bar,
+        convert_to_numpy=True,
+    )
+    return np.asarray(vectors, dtype=np.float32)
+
+
+class TopicModel(
+    nn.Module,
+    ModelHubMixin,
+    library_name="contextualized-topic-models",
+    tags=["topic-modeling", "contextualized-topic-models"],
+    repo_url="https://github.com/MilaNLProc/contextualized-topic-models",
+):
+    """CombinedTM or ZeroShotTM over a fixed vocabulary, with Hub save/load and prediction.
+
+    ``vocab`` is the bag-of-words vocabulary in column order; ``embedding_dim`` the size of the
+    ``encoder``'s sentence embeddings. The other arguments are the package's network settings.
+    """
+
+    def __init__(
+        self,
+        vocab: list[str],
+        embedding_dim: int,
+        n_topics: int = 50,
+        model_type: str = "combined",
+        encoder: str = DEFAULT_ENCODER,
+        hidden_sizes: tuple[int, ...] = (100, 100),
+        activation: str = "softplus",
+        dropout: float = 0.2,
+    ) -> None:
+        super().__init__()
+        if model_type not in MODEL_TYPES:
+            raise ValueError(f"model_type must be one of {MODEL_TYPES}, not {model_type!r}")
+        if len(set(vocab)) != len(vocab) or not vocab:
+            raise ValueError("vocab must be a non-empty list of distinct words")
+        self.vocab = list(vocab)
+        self._settings = {
+            "model_type": model_type,
+            "n_topics": int(n_topics),
+            "embedding_dim": int(embedding_dim),
+            "encoder": encoder,
+            "hidden_sizes": [int(size) for size in hidden_sizes],
+            "activation": activation,
+            "dropout": float(dropout),
+        }
+        self.network = DecoderNetwork(
+            len(self.vocab),
+            int(embedding_dim),
+            model_type,
+            int(n_topics),
+            "prodLDA",
+            tuple(self._settings["hidden_sizes"]),
+            activation,
+            float(dropout),
+            learn_priors=True,
+        )
+        # DecoderNetwork puts its priors and beta on CUDA by itself when a GPU exists; keep
+        # every tensor on one device (the trainer's Accelerator moves the whole network).
+        self.network.to("cpu")
+        self.eval()
+
+    @property
+    def n_topics(self) -> int:
+        return self._settings["n_topics"]
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """What ``config.json`` holds: sizes, network settings, the encoder id, the model type."""
+        return {
+            **self._settings,
+            "vocab_size": len(self.vocab),
+            "decoder": "prodLDA",
+            "inference": "posterior mean (deterministic)",
+        }
+
+    def topics(self, k: int = 10) -> list[list[str]]:
+        """The ``k`` most weighted words of each topic, most weighted first."""
+        if not 1 <= k <= len(self.vocab):
+            raise ValueError(f"k must be between 1 and the vocabulary size {len(self.vocab)}")
+        top = torch.topk(self.network.beta.detach().cpu(), k, dim=1).indices
+        return [[self.vocab[i] for i in row] for row in top.tolist()]
+
+    def forward(self, bow: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
+        """Topic distributions: softmax of the posterior mean, so no sampling noise."""
+        posterior_mean, _ = self.network.get_posterior(bow, embeddings)
+        return torch.softmax(posterior_mean, dim=1)
+
+    def topic_distribution(
+        self, bow: sparse.spmatrix | np.ndarray, embeddings: np.ndarray, *, batch_size: int = 256
+    ) -> np.ndarray:
+        """Topic distributions from a prepared bag of words and embeddings (rows aligned)."""
+        self.eval()
+        device = self.network.beta.device
+        bow = sparse.csr_matrix(bow, dtype=np.float32)
+        parts = []
+        with torch.no_grad():
+            for start in range(0, bow.shape[0], batch_size):
+                stop = start + batch_size
+                x_bow = torch.as_tensor(bow[start:stop].toarray(), device=device)
+                x_emb = torch.as_tensor(embeddings[start:stop], dtype=torch.float32, device=device)
+                parts.append(self(x_bow, x_emb).cpu().numpy())
+        return np.concatenate(parts) if parts else np.zeros((0, self.n_topics), np.float32)
+
+    @property
+    def sentence_encoder(self) -> SentenceTransformer:
+        """The encoder named in the config, loaded on first use and then kept."""
+        encoder = self.__dict__.get("_encoder")
+        if encoder is None:
+            encoder = load_encoder(self._settings["encoder"])
+            # Kept out of the module tree: it is neither saved with nor moved with the network.
+            self.__dict__["_encoder"] = encoder
+        return encoder
+
+    def predict(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+        """Topic distribution of each raw text, shape ``(len(texts), n_topics)``.
+
+        Words outside the vocabulary are ignored; a text with no known word still gets a
+        distribution from its sentence embedding. Empty or blank texts raise ``ValueError``.
+        """
+        if isinstance(texts, str):
+            raise ValueError("predict takes a list of texts, not a single string")
+        texts = list(texts)
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise ValueError(f"text {i} is a {type(text).__name__}, not a string")
+            if not text.strip():
+                raise ValueError(f"text {i} is empty: there is nothing to find topics in")
+        if not texts:
+            return np.zeros((0, self.n_topics), np.float32)
+        embeddings = embed(self.sentence_encoder, texts, batch_size=batch_size)
+        return self.topic_distribution(bag_of_words(texts, self.vocab), embeddings)
+
+    def network_state(self) -> dict[str, torch.Tensor]:
+        """The network's weights and buffers as plain CPU tensors, ready for safetensors."""
+        return {
+            name: tensor.detach().cpu().contiguous().clone()
+            for name, tensor in self.network.state_dict().items()
+            if name not in _ALIAS_KEYS
+        }
+
+    def load_network_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Load weights saved by ``network_state``; every tensor must match."""
+        result = self.network.load_state_dict(
+            {k: v for k, v in state.items() if k not in _ALIAS_KEYS}, strict=False
+        )
+        # Copying into ``beta`` in place also updates its alias, the only key allowed missing.
+        missing = [key for key in result.missing_keys if key not in _ALIAS_KEYS]
+        if missing or result.unexpected_keys:
+            raise ValueError(
+                f"weights do not fit this network: missing {missing}, "
+                f"unexpected {result.unexpected_keys}"
+            )
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        save_directory = Path(save_directory)
+        _write_json(save_directory / CONFIG_FILE, self.config)
+        _write_json(save_directory / VOCAB_FILE, self.vocab)
+        _write_json(
+            save_directory / TOPICS_FILE, self.topics(min(TOPIC_WORDS_SAVED, len(self.vocab)))
+        )
+        save_file(self.network_state(), str(save_directory / WEIGHTS_FILE), {"format": "pt"})
+
+    @classmethod
+    def _from_pretrained(
+        cls,
+        *,
+        model_id: str,
+        revision: str | None,
+        cache_dir: str | Path | None,
+        force_download: bool,
+        local_files_only: bool,
+        token: str | bool | None,
+        **model_kwargs: Any,
+    ) -> TopicModel:
+        def fetch(filename: str) -> Path:
+            if Path(model_id).is_dir():
+                path = Path(model_id) / filename
+                if not path.is_file():
+                    raise HubError(f"{model_id} is not a saved topic model: {filename} is missing")
+                return path
+            return Path(
+                hf_hub_download(
+                    model_id,
+                    filename,
+                    revision=revision,
+                    cache_dir=cache_dir,
+                    force_download=force_download,
+                    local_files_only=local_files_only,
+                    token=token,
+                )
+            )
+
+        fetch(CONFIG_FILE)  # the mixin read it if present; a missing one is an error here
+        vocab = json.loads(fetch(VOCAB_FILE).read_text(encoding="utf-8"))
+        model = cls(vocab=vocab, **model_kwargs)
+        model.load_network_state(load_file(str(fetch(WEIGHTS_FILE))))
+        model.eval()
+        return model
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,0 +1,111 @@
+"""``TopicModel``: the save/load round trip and ``predict`` on new, odd and empty texts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from accelerate import Accelerator
+
+from hub_utils.encoder import DEFAULT_ENCODER
+from hub_utils.topic_model import TopicModel, bag_of_words
+from tests.fixtures_topics import TopicCorpus
+from train.topic_data import build_bag_of_words, cached_embeddings
+from train.topic_training import Documents, TrainingSettings, train_network
+
+UNSEEN = [
+    "The goalkeeper saved a penalty and the fans cheered",
+    "Interest rates and bond prices moved after the bank's statement",
+    "A new laptop chip doubles battery life",
+    "Café owners share their favourite bread recipe",
+    "Zyxqv plorth wibble",  # no vocabulary word at all
+]
+
+
+@pytest.fixture(scope="module")
+def model(trained_topic_model: Path) -> TopicModel:
+    return TopicModel.from_pretrained(trained_topic_model)
+
+
+def test_saved_folder_reloads_to_the_in_memory_model(tmp_path: Path, topic_corpus: TopicCorpus,
+                                                      trained_topic_model: Path) -> None:
+    """Round trip guarantee: the model right after training and its saved copy agree to 1e-5."""
+    bow = build_bag_of_words(topic_corpus.texts, vocab_size=500)
+    # The embeddings the fixture run cached: this test trains without encoding again.
+    cache = trained_topic_model.parent / ".cache" / "embeddings"
+    embeddings = cached_embeddings(topic_corpus.texts, DEFAULT_ENCODER, cache)[bow.kept]
+    in_memory = TopicModel(vocab=bow.vocab, embedding_dim=embeddings.shape[1], n_topics=5,
+                           model_type="zeroshot")
+    rows = np.arange(len(bow.kept))
+    settings = TrainingSettings(epochs=3, batch_size=16, lr=0.005, patience=3, min_epochs=1,
+                                cpu_threads=1)
+    train_network(in_memory, Documents(bow.counts[rows % 5 != 0], embeddings[rows % 5 != 0]),
+                  Documents(bow.counts[rows % 5 == 0], embeddings[rows % 5 == 0]), settings,
+                  Accelerator(), tmp_path / "work")
+
+    in_memory.save_pretrained(tmp_path / "saved")
+    reloaded = TopicModel.from_pretrained(tmp_path / "saved")
+
+    assert reloaded.config == in_memory.config and reloaded.vocab == in_memory.vocab
+    assert reloaded.topics(10) == in_memory.topics(10)
+    np.testing.assert_allclose(reloaded.predict(UNSEEN), in_memory.predict(UNSEEN), atol=1e-5)
+
+
+def test_predict_returns_one_distribution_per_new_text(model: TopicModel) -> None:
+    distributions = model.predict(UNSEEN)
+    assert distributions.shape == (len(UNSEEN), model.n_topics)
+    assert (distributions > 0).all()
+    np.testing.assert_allclose(distributions.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(model.predict(UNSEEN), distributions)  # no sampling noise
+    # A batch does not change a text's answer.
+    np.testing.assert_allclose(model.predict(UNSEEN[:1])[0], distributions[0], atol=1e-5)
+
+
+def test_a_text_without_vocabulary_words_still_gets_a_distribution(model: TopicModel) -> None:
+    text = UNSEEN[-1]
+    assert bag_of_words([text], model.vocab).nnz == 0
+    distribution = model.predict([text])[0]
+    assert distribution.sum() == pytest.approx(1.0, abs=1e-5)
+    # It comes from the embedding, so different unknown texts get different distributions.
+    assert not np.allclose(distribution, model.predict(["Qwokka flimbert zarn"])[0])
+
+
+def test_empty_and_malformed_inputs_raise_clear_errors(model: TopicModel) -> None:
+    with pytest.raises(ValueError, match="text 1 is empty"):
+        model.predict(["a fine text", ""])
+    with pytest.raises(ValueError, match="text 0 is empty"):
+        model.predict(["   \n"])
+    with pytest.raises(ValueError, match="a list of texts, not a single string"):
+        model.predict("goal")
+    with pytest.raises(ValueError, match="text 0 is a int"):
+        model.predict([3])
+    assert model.predict([]).shape == (0, model.n_topics)
+
+
+def test_encoder_is_loaded_lazily_once_and_never_saved(model: TopicModel,
+                                                       tmp_path: Path) -> None:
+    fresh = TopicModel(vocab=["goal", "bank"], embedding_dim=384, n_topics=2)
+    assert "_encoder" not in fresh.__dict__
+    assert model.sentence_encoder is model.sentence_encoder
+    assert not any(key.startswith("_encoder") for key in model.state_dict())
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").stat().st_size < 2_000_000  # no encoder weights
+
+
+def test_topics_come_from_the_saved_vocabulary(model: TopicModel) -> None:
+    topics = model.topics(4)
+    assert len(topics) == model.n_topics and all(len(words) == 4 for words in topics)
+    assert all(word in model.vocab for words in topics for word in words)
+    with pytest.raises(ValueError, match="between 1 and the vocabulary size"):
+        model.topics(0)
+
+
+def test_a_folder_without_weights_is_a_clear_error(trained_topic_model: Path,
+                                                   tmp_path: Path) -> None:
+    from hub_utils.errors import HubError
+
+    for name in ("config.json", "vocab.json"):
+        (tmp_path / name).write_bytes((trained_topic_model / name).read_bytes())
+    with pytest.raises(HubError, match="model.safetensors is missing"):
+        TopicModel.from_pretrained(tmp_path)

