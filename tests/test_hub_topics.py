@@ -7,12 +7,8 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from tests.fixtures_hub import run_cli, run_python
-
-# The trained topic model fixture comes with the topic model work; until then there is none.
-pytest.importorskip("tests.fixtures_topics", reason="the trained_topic_model fixture is not in yet")
 
 TEXTS = ["stocks fall as oil prices climb", "new smartphone released with a bigger screen"]
 
