@@ -16,6 +16,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from tests.conftest import REPO_ROOT
 from tests.fixtures_classify import HAM_EXAMPLE, SPAM_EXAMPLE, classify_args
+from tests.hub_server import HubHTTPError
 from train.__main__ import main
 from train.classify import LengthGroupedBatches
 from train.outputs import atomic_output_dir
@@ -169,3 +170,26 @@ def test_length_grouped_batches_cover_every_row_once_and_group_lengths():
     assert first != list(batches)
     spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in first)
     assert spread / len(first) < 10  # random batches of 16 would spread about 90
+
+
+def test_push_to_hub_uploads_the_finished_run(tmp_path, spam_csv, tiny_bert, hub_env, hub_server):
+    """``--push-to-hub`` through the local Hub server, in a process of its own (as a user runs
+    it); a failed run pushes nothing."""
+    output = tmp_path / "spam"
+    args = classify_args(spam_csv, tiny_bert, output, "--epochs", "1", "--push-to-hub",
+                         "tests/pushed-by-train")
+    result = subprocess.run([sys.executable, "-m", "train", *args], cwd=REPO_ROOT, env=hub_env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert f"pushed: {hub_env['HF_ENDPOINT']}/tests/pushed-by-train/commit/" in result.stdout
+    remote = set(hub_server.repo("tests/pushed-by-train").resolve("main").files)
+    local = {str(p.relative_to(output)) for p in output.rglob("*") if p.is_file()}
+    assert remote == local
+
+    bad = subprocess.run([sys.executable, "-m", "train",
+                          *classify_args(tmp_path / "missing.csv", tiny_bert, tmp_path / "x",
+                                         "--push-to-hub", "tests/never-pushed")],
+                         cwd=REPO_ROOT, env=hub_env, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "data file not found" in bad.stderr
+    with pytest.raises(HubHTTPError):
+        hub_server.repo("tests/never-pushed")
