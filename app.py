@@ -27,7 +27,13 @@ from hub_utils.defaults import SPACE_REPO, SPAM_MODEL_REPO, TOPIC_MODEL_REPO
 from hub_utils.serving import LoadedModel, load_model, model_source
 from hub_utils.tensorboard_scalars import metric_curves, metrics
 from hub_utils.text_classifier import Prediction, TextClassifier, clean_text
-from hub_utils.topic_views import distribution_table, known_words, topic_words, topics_table
+from hub_utils.topic_views import (
+    distribution_table,
+    known_words,
+    topic_names,
+    topic_words,
+    topics_table,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent
 TITLE = "BERT Hub Kit demo"
@@ -127,7 +133,7 @@ def explain_text(loaded: LoadedModel, text: str) -> list[tuple[str, float | None
     strongest word is ±1 (positive: it pushed towards the predicted label)."""
     require(loaded, "classifier")
     if not text or not text.strip():
-        raise gr.Error("Nothing to explain: the message is empty. Type or paste a message.")
+        raise problem("Nothing to explain: the message is empty. Type or paste a message.")
     segments = loaded.model.explain(text)
     strongest = max((abs(score) for _, score in segments if score is not None), default=0.0)
     scale = 1 / strongest if strongest > 0 else 0.0
@@ -149,11 +155,11 @@ def classify_file(
     """
     require(loaded, "classifier")
     if not path:
-        raise gr.Error("No file: upload a .csv, .tsv or .txt file of messages first.")
+        raise problem("No file: upload a .csv, .tsv or .txt file of messages first.")
     try:
         texts, source_column = read_messages(path, (column or "").strip() or None)
     except BatchFileError as err:
-        raise gr.Error(str(err)) from err
+        raise problem(str(err)) from err
     classifier: TextClassifier = loaded.model
     labels: list[str] = []
     probabilities: list[float | None] = []
@@ -187,13 +193,14 @@ def classify_file(
     output = Path(tempfile.mkdtemp(prefix="classified-")) / f"{Path(path).stem}-classified.csv"
     table.to_csv(output, index=False)
     counts = table.loc[table["label"] != "", "label"].value_counts()
-    summary = (
-        f"Classified {int(counts.sum()):,} messages from column `{source_column}`: "
-        + ", ".join(f"{count:,} {label}" for label, count in counts.items())
-        + "."
-    )
-    if len(texts) - int(counts.sum()):
-        summary += f" {len(texts) - int(counts.sum()):,} empty rows were skipped."
+    classified, empty = int(counts.sum()), len(texts) - int(counts.sum())
+    origin = f"column `{source_column}`" if source_column else "lines"
+    summary = f"Classified {classified:,} of {len(texts):,} messages (from the file's {origin})"
+    if classified:
+        summary += ": " + ", ".join(f"{count:,} {label}" for label, count in counts.items())
+    summary += "."
+    if empty:
+        summary += f" {empty:,} empty {'row was' if empty == 1 else 'rows were'} skipped."
     if len(table) > TABLE_PREVIEW_ROWS:
         summary += f" The table shows the first {TABLE_PREVIEW_ROWS:,} rows; the CSV has all."
     return summary, table.head(TABLE_PREVIEW_ROWS), str(output)
@@ -207,7 +214,7 @@ def find_topics(loaded: LoadedModel, text: str) -> tuple[pd.DataFrame, str, dict
     dominant one, and the same as JSON for programs."""
     require(loaded, "topic model")
     if not text or not text.strip():
-        raise gr.Error("Nothing to analyse: the text is empty. Type or paste a text.")
+        raise problem("Nothing to analyse: the text is empty. Type or paste a text.")
     model = loaded.model
     cleaned, notes = clean_text(text)
     encoder = model.sentence_encoder
@@ -252,18 +259,11 @@ def topic_word_chart(loaded: LoadedModel, topic: float | int | None) -> pd.DataF
     require(loaded, "topic model")
     n_topics = loaded.model.n_topics
     if topic is None or not float(topic).is_integer() or not 0 <= topic < n_topics:
-        raise gr.Error(f"No topic {topic}: pick a whole number from 0 to {n_topics - 1}.")
+        raise problem(f"No topic {topic}: pick a whole number from 0 to {n_topics - 1}.")
     return topic_words(loaded.model, int(topic))
 
 
 # --- Training curves and About ----------------------------------------------------------------
-
-
-def training_curves(loaded: LoadedModel, metric: str | None) -> pd.DataFrame:
-    """One metric's curves for every split (train, validation, test) of a model's runs."""
-    if not metric or loaded.scalars.empty:
-        return loaded.scalars.assign(series=[])
-    return metric_curves(loaded.scalars, metric)
 
 
 def curves_intro(loaded: LoadedModel, what: str) -> str:
@@ -364,191 +364,193 @@ words = client.predict(0, api_name="/topic_words")
 """
 
 
+def problem(message: str) -> gr.Error:
+    """An error in the input or setup: the page shows it, ``gradio_client`` raises it as
+    ``AppError``; it is the user's to fix, so the server log skips its traceback."""
+    return gr.Error(message, print_exception=False)
+
+
 def require(loaded: LoadedModel, what: str) -> None:
-    """Raise a ``gr.Error`` saying why the model is missing and how to fix it."""
+    """Raise a ``problem`` saying why the model is missing and how to fix it."""
     if not loaded.ok:
-        raise gr.Error(load_problem(loaded, what).replace("**", "").replace("`", ""))
+        raise problem(load_problem(loaded, what).replace("**", "").replace("`", ""))
 
 
 # --- The app ----------------------------------------------------------------------------------
 
 
 def build_demo(models: Models) -> gr.Blocks:
-    """The Blocks app: the UI only wires the functions above."""
-    classifier, topics = models.classifier, models.topics
-    task = classifier.card.task if classifier.ok else ""
-    classifier_name = f"{task.capitalize()} classifier" if task else "Text classifier"
-
+    """The Blocks app: a tab per concern; the UI only wires the functions above."""
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(
-            f"# {TITLE}\nA fine-tuned BERT-family classifier and a contextualized "
-            "topic model, loaded from the Hugging Face Hub (or local folders)."
+            f"# {TITLE}\nA fine-tuned BERT-family text classifier and a contextualized topic "
+            "model, loaded from the Hugging Face Hub or local folders."
         )
-        with gr.Tab(classifier_name, id="classifier"):
-            if not classifier.ok:
-                gr.Markdown(load_problem(classifier, "classifier"), elem_id="classifier-error")
-            with gr.Column(visible=classifier.ok):
-                if classifier.ok:
-                    labels = ", ".join(f"`{label}`" for label in classifier.model.labels)
-                    gr.Markdown(
-                        f"**{classifier.card.title or classifier.source.name}** — "
-                        f"labels {labels}; reads up to {classifier.model.max_length} "
-                        "tokens."
-                    )
-                with gr.Row():
-                    with gr.Column():
-                        message = gr.Textbox(
-                            label="Message", lines=4, placeholder="Type or paste a message"
-                        )
-                        classify_button = gr.Button("Classify", variant="primary")
-                        examples = classifier.card.examples() if classifier.ok else []
-                        if examples:
-                            gr.Examples([[text] for text in examples], inputs=message)
-                    with gr.Column():
-                        label = gr.Label(label="Prediction", show_heading=True)
-                        note = gr.Markdown()
-                        words = gr.HighlightedText(
-                            label="Words that pushed the decision (occlusion: each word is "
-                            "removed in turn; red raised the predicted label's "
-                            "probability, blue lowered it)",
-                            show_legend=True,
-                            combine_adjacent=False,
-                        )
-                with gr.Accordion(
-                    f"Batch: classify a file (up to {MAX_ROWS:,} messages)", open=False
-                ):
-                    with gr.Row():
-                        upload = gr.File(
-                            label="CSV, TSV or TXT file",
-                            type="filepath",
-                            file_types=[".csv", ".tsv", ".txt"],
-                        )
-                        column = gr.Textbox(
-                            label="Text column (optional)", placeholder="found by name when empty"
-                        )
-                    file_button = gr.Button("Classify file")
-                    file_summary = gr.Markdown()
-                    file_table = gr.Dataframe(label="Results", max_height=400, wrap=True)
-                    file_csv = gr.File(label="Download the results (CSV)")
-
-        with gr.Tab("Topics", id="topics"):
-            if not topics.ok:
-                gr.Markdown(load_problem(topics, "topic model"), elem_id="topics-error")
-            with gr.Column(visible=topics.ok):
-                with gr.Row():
-                    with gr.Column():
-                        document = gr.Textbox(
-                            label="Text", lines=4, placeholder="Type or paste a news title or text"
-                        )
-                        topics_button = gr.Button("Find topics", variant="primary")
-                        if topics.ok:
-                            examples = topics.card.examples() or [
-                                " ".join(words) for words in topics.model.topics(6)[:3]
-                            ]
-                            gr.Examples([[text] for text in examples], inputs=document)
-                    with gr.Column():
-                        topic_chart = gr.BarPlot(
-                            x="name",
-                            y="probability",
-                            sort="-y",
-                            y_lim=[0, 1],
-                            label="Topic distribution",
-                            x_title="topic: top words",
-                            x_label_angle=-30,
-                        )
-                        dominant = gr.Markdown()
-                with gr.Accordion("Topic distribution as JSON", open=False):
-                    topic_json = gr.JSON(label="Topics")
-                gr.Markdown("### Topic explorer")
-                with gr.Row():
-                    gr.Dataframe(
-                        topics_table(topics.model) if topics.ok else None,
-                        label="Every topic and its top words",
-                        max_height=400,
-                        wrap=True,
-                        interactive=False,
-                    )
-                    with gr.Column():
-                        topic_number = gr.Number(
-                            label="Topic",
-                            value=0,
-                            precision=0,
-                            minimum=0,
-                            maximum=topics.model.n_topics - 1 if topics.ok else None,
-                        )
-                        word_chart = gr.BarPlot(
-                            topic_words(topics.model, 0) if topics.ok else None,
-                            x="word",
-                            y="weight",
-                            sort="-y",
-                            label="Top words of the topic",
-                            x_label_angle=-45,
-                        )
-
+        classifier_tab(models.classifier)
+        topics_tab(models.topics)
         with gr.Tab("Training curves", id="curves"):
-            for loaded, what in ((classifier, "classifier"), (topics, "topic model")):
-                gr.Markdown(curves_intro(loaded, what))
-                if loaded.ok and not loaded.scalars.empty:
-                    choices = metrics(loaded.scalars)
-                    metric = gr.Dropdown(choices, value=choices[0], label="Metric")
-                    plot = gr.LinePlot(
-                        training_curves(loaded, choices[0]),
-                        x="step",
-                        y="value",
-                        color="series",
-                        label=f"{what} curves",
-                    )
-                    metric.change(
-                        lambda name, loaded=loaded: training_curves(loaded, name),
-                        metric,
-                        plot,
-                        api_visibility="private",
-                    )
-
+            curves_section(models.classifier, "classifier")
+            curves_section(models.topics, "topic model")
         with gr.Tab("About", id="about"):
             gr.Markdown(about_markdown(models))
-
-        classify_button.click(
-            lambda texts: classify_texts(classifier, texts),
-            message,
-            [label, note],
-            api_name="classify",
-            batch=True,
-            max_batch_size=MAX_BATCH_SIZE,
-            concurrency_limit=1,
-            concurrency_id="classifier",
-        ).then(
-            lambda text: explain_text(classifier, text),
-            message,
-            words,
-            api_name="explain",
-            concurrency_id="classifier",
-        )
-
-        def on_file(path: str | None, column: str, progress: gr.Progress = FILE_PROGRESS):
-            return classify_file(classifier, path, column, progress)
-
-        file_button.click(
-            on_file,
-            [upload, column],
-            [file_summary, file_table, file_csv],
-            api_name="classify_batch",
-            concurrency_id="classifier_file",
-        )
-        topics_button.click(
-            lambda text: find_topics(topics, text),
-            document,
-            [topic_chart, dominant, topic_json],
-            api_name="topics",
-            concurrency_id="topics",
-        )
-        topic_number.change(
-            lambda topic: topic_word_chart(topics, topic),
-            topic_number,
-            word_chart,
-            api_name="topic_words",
-        )
     return demo
+
+
+def classifier_tab(loaded: LoadedModel) -> None:
+    task = loaded.card.task if loaded.ok else ""
+    with gr.Tab(f"{task.capitalize()} classifier" if task else "Text classifier", id="classifier"):
+        if not loaded.ok:
+            gr.Markdown(load_problem(loaded, "classifier"), elem_id="classifier-error")
+        with gr.Column(visible=loaded.ok):
+            if loaded.ok:
+                labels = ", ".join(f"`{label}`" for label in loaded.model.labels)
+                gr.Markdown(
+                    f"**{loaded.card.title or loaded.source.name}**: labels {labels}; "
+                    f"reads up to {loaded.model.max_length} tokens."
+                )
+            with gr.Row():
+                with gr.Column():
+                    message = gr.Textbox(
+                        label="Message", lines=4, placeholder="Type or paste a message"
+                    )
+                    button = gr.Button("Classify", variant="primary")
+                    if loaded.ok and loaded.card.examples():
+                        gr.Examples([[text] for text in loaded.card.examples()], inputs=message)
+                with gr.Column():
+                    prediction = gr.Label(label="Prediction")
+                    note = gr.Markdown(label="Note")
+                    influence = gr.HighlightedText(label="Word influence", show_legend=True)
+                    gr.Markdown(
+                        "Word influence by occlusion: each word is removed in turn and the "
+                        "change in the predicted label's probability is its score, scaled so "
+                        "the strongest word is ±1 (positive: it pushed towards the label)."
+                    )
+            with gr.Accordion(f"Classify a file (up to {MAX_ROWS:,} messages)", open=False):
+                with gr.Row():
+                    upload = gr.File(
+                        label="CSV, TSV or TXT file",
+                        type="filepath",
+                        file_types=[".csv", ".tsv", ".txt"],
+                    )
+                    column = gr.Textbox(
+                        label="Text column (optional)", placeholder="found by name when empty"
+                    )
+                file_button = gr.Button("Classify file")
+                summary = gr.Markdown(label="Summary")
+                table = gr.Dataframe(label="Results", max_height=400, wrap=True)
+                results = gr.File(label="Results as CSV")
+
+    def classify(message: list[str]) -> tuple[list[dict | None], list[str]]:
+        return classify_texts(loaded, message)
+
+    def explain(message: str) -> list[tuple[str, float | None]]:
+        return explain_text(loaded, message)
+
+    def classify_batch(file: str | None, column: str, progress: gr.Progress = FILE_PROGRESS):
+        return classify_file(loaded, file, column, progress)
+
+    button.click(
+        classify,
+        message,
+        [prediction, note],
+        api_name="classify",
+        batch=True,
+        max_batch_size=MAX_BATCH_SIZE,
+        concurrency_limit=1,
+        concurrency_id="classifier",
+    ).then(explain, message, influence, api_name="explain", concurrency_id="classifier")
+    file_button.click(
+        classify_batch,
+        [upload, column],
+        [summary, table, results],
+        api_name="classify_batch",
+        concurrency_id="classifier_file",
+    )
+
+
+def topics_tab(loaded: LoadedModel) -> None:
+    with gr.Tab("Topics", id="topics"):
+        if not loaded.ok:
+            gr.Markdown(load_problem(loaded, "topic model"), elem_id="topics-error")
+        with gr.Column(visible=loaded.ok):
+            with gr.Row():
+                with gr.Column():
+                    text = gr.Textbox(
+                        label="Text", lines=4, placeholder="Type or paste a news title or text"
+                    )
+                    button = gr.Button("Find topics", variant="primary")
+                    if loaded.ok:
+                        examples = loaded.card.examples() or [
+                            " ".join(words) for words in loaded.model.topics(6)[:3]
+                        ]
+                        gr.Examples([[example] for example in examples], inputs=text)
+                with gr.Column():
+                    chart = gr.BarPlot(
+                        x="name",
+                        y="probability",
+                        sort="-y",
+                        y_lim=[0, 1],
+                        label="Topic distribution",
+                        x_title="topic: top words",
+                        x_label_angle=-30,
+                    )
+                    dominant = gr.Markdown(label="Dominant topic")
+            with gr.Accordion("Topic distribution as JSON", open=False):
+                distribution = gr.JSON(label="Topics")
+            gr.Markdown("### Topic explorer")
+            with gr.Row():
+                gr.Dataframe(
+                    topics_table(loaded.model) if loaded.ok else None,
+                    label="Every topic and its top words",
+                    max_height=400,
+                    wrap=True,
+                    interactive=False,
+                    column_widths=["16%", "84%"],
+                )
+                with gr.Column():
+                    names = topic_names(loaded.model) if loaded.ok else []
+                    choices = [(name, i) for i, name in enumerate(names)]
+                    topic = gr.Dropdown(choices, value=0 if loaded.ok else None, label="Topic")
+                    words = gr.BarPlot(
+                        topic_words(loaded.model, 0) if loaded.ok else None,
+                        x="word",
+                        y="weight",
+                        sort="-y",
+                        y_lim=[0, None],
+                        label="Top words of the topic",
+                        x_label_angle=-45,
+                    )
+
+    def find(text: str) -> tuple[pd.DataFrame, str, dict]:
+        return find_topics(loaded, text)
+
+    def top_words(topic: int) -> pd.DataFrame:
+        return topic_word_chart(loaded, topic)
+
+    button.click(
+        find, text, [chart, dominant, distribution], api_name="topics", concurrency_id="topics"
+    )
+    topic.change(top_words, topic, words, api_name="topic_words")
+
+
+def curves_section(loaded: LoadedModel, what: str) -> None:
+    gr.Markdown(curves_intro(loaded, what))
+    if not loaded.ok or loaded.scalars.empty:
+        return
+    choices = metrics(loaded.scalars)
+    metric = gr.Dropdown(choices, value=choices[0], label=f"{what.capitalize()} metric")
+    plot = gr.LinePlot(
+        metric_curves(loaded.scalars, choices[0]),
+        x="step",
+        y="value",
+        color="series",
+        label=f"{what.capitalize()} curves",
+    )
+
+    def curves(metric: str) -> pd.DataFrame:
+        return metric_curves(loaded.scalars, metric)
+
+    metric.change(curves, metric, plot, api_visibility="private")
 
 
 def serve(demo: gr.Blocks, **launch_kwargs: Any) -> tuple[Any, str, Any]:

@@ -6,10 +6,9 @@ what to do: a binary file, a file that is not UTF-8, no usable text column, too 
 
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import Path
-
-import pandas as pd
 
 MAX_ROWS = 10_000
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
@@ -24,8 +23,8 @@ class BatchFileError(ValueError):
 
 def read_messages(
     path: str | Path, column: str | None = None, max_rows: int = MAX_ROWS
-) -> tuple[list[str], str]:
-    """The messages in ``path`` and the name of the column they came from.
+) -> tuple[list[str], str | None]:
+    """The messages in ``path`` and the name of their column (None for a text file).
 
     A ``.txt`` file holds one message per line (blank lines are kept as empty messages, so
     row numbers match lines). A ``.csv``/``.tsv`` file needs a header; the text column is
@@ -43,25 +42,38 @@ def read_messages(
     if suffix in TEXT_SUFFIXES:
         lines = text.splitlines()
         _check_rows(path.name, len(lines), max_rows)
-        return lines, "line"
+        return lines, None
+    header, rows = _read_table(path.name, text, TABLE_SUFFIXES[suffix])
+    index = header.index(_text_column(path.name, header, column))
+    _check_rows(path.name, len(rows), max_rows)
+    return [row[index] if index < len(row) else "" for row in rows], header[index]
+
+
+def _read_table(file_name: str, text: str, separator: str) -> tuple[list[str], list[list[str]]]:
+    """The header and the rows; a blank line is an empty row. A row with more fields than the
+    header is refused: it is almost always a message with an unquoted separator."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True)
+    shown = "tab" if separator == "\t" else repr(separator)
     try:
-        table = pd.read_csv(
-            io.StringIO(text),
-            sep=TABLE_SUFFIXES[suffix],
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else "no data"
+        header = next(reader, None)
+        if not header:
+            raise BatchFileError(
+                f"{file_name} is empty: add a header row, then one message per row"
+            )
+        rows = list(reader)
+    except csv.Error as err:
         raise BatchFileError(
-            f"{path.name} is not a readable {suffix[1:].upper()} table "
-            f"({first_line}); save it with a header row and one message "
-            "per row"
+            f"{file_name} is not a readable table (line {reader.line_num}: {err}): put each "
+            "message containing quotes, separators or line breaks in double quotes"
         ) from err
-    name = _text_column(path.name, list(table.columns), column)
-    _check_rows(path.name, len(table), max_rows)
-    return table[name].tolist(), name
+    for line, row in enumerate(rows, start=2):
+        if len(row) > len(header):
+            raise BatchFileError(
+                f"{file_name}: a row (near line {line}) has {len(row)} fields but the header has "
+                f"{len(header)}: put messages containing a {shown} in double quotes, or upload a "
+                ".txt file with one message per line"
+            )
+    return header, rows
 
 
 def _decode(path: Path) -> str:
@@ -87,7 +99,7 @@ def _text_column(file_name: str, columns: list[str], wanted: str | None) -> str:
         if wanted not in columns:
             raise BatchFileError(f"{file_name} has no column {wanted!r}; its columns are {shown}")
         return wanted
-    by_lower = {str(c).strip().lower(): c for c in columns}
+    by_lower = {c.strip().lower(): c for c in columns}
     for name in TEXT_COLUMNS:
         if name in by_lower:
             return by_lower[name]

@@ -21,4 +21,5 @@ pytest_plugins: list[str] = [
     "tests.fixtures_classify",
     "tests.fixtures_hub",
     "tests.fixtures_topics",
+    "tests.fixtures_app",  # after the modules it imports, so pytest can rewrite their asserts
 ]

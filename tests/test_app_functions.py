@@ -1,0 +1,302 @@
+"""The app's tab functions and serving helpers, called directly on the fixture models."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import gradio as gr
+import pandas as pd
+import pytest
+
+import app
+from hub_utils.batch_files import MAX_ROWS
+from hub_utils.serving import Card, LoadedModel, ModelSource, load_model, model_source
+from hub_utils.tensorboard_scalars import metric_curves, metrics
+from hub_utils.text_classifier import TextClassifier
+from hub_utils.topic_model import TopicModel
+from tests.fixtures_classify import HAM_EXAMPLE, SPAM_EXAMPLE
+
+MIXED_SCRIPTS = "WINNER!\x00\x07 Claim your free cash prize 🎉🎁 日本語 привет مرحبا now"
+
+
+def long_text(n_words: int = 200) -> str:
+    return " ".join(f"word{i}" for i in range(n_words))
+
+
+# --- Classifier -------------------------------------------------------------------------------
+
+def test_classify_gives_every_label_a_probability_summing_to_one(app_models):
+    labels, notes = app.classify_texts(app_models.classifier, [SPAM_EXAMPLE, HAM_EXAMPLE])
+    for probabilities in labels:
+        assert set(probabilities) == {"ham", "spam"}
+        assert math.isclose(sum(probabilities.values()), 1, abs_tol=1e-5)
+    assert max(labels[0], key=labels[0].get) == "spam"
+    assert max(labels[1], key=labels[1].get) == "ham"
+    assert notes == ["", ""]
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t  ", None])
+def test_empty_text_gets_no_label_and_a_note_without_failing_its_batch(app_models, text):
+    labels, notes = app.classify_texts(app_models.classifier, [SPAM_EXAMPLE, text])
+    assert labels[0] is not None and labels[1] is None
+    assert notes[0] == "" and "empty" in notes[1]
+
+
+def test_long_text_is_truncated_and_the_note_says_how_much_was_read(app_models):
+    text = long_text()
+    labels, notes = app.classify_texts(app_models.classifier, [text])
+    assert labels[0] is not None
+    max_length = app_models.classifier.model.max_length
+    assert f"limit of {max_length} tokens" in notes[0]
+    read = int(re.search(r"read the first ([\d,]+) of", notes[0]).group(1).replace(",", ""))
+    assert 0 < read < len(text)
+
+
+def test_control_characters_emoji_and_other_scripts_are_classified(app_models):
+    labels, notes = app.classify_texts(app_models.classifier, [MIXED_SCRIPTS, "日本語 🎉"])
+    assert all(math.isclose(sum(p.values()), 1, abs_tol=1e-5) for p in labels)
+    assert "2 control characters replaced by spaces" in notes[0]
+    assert notes[1] == ""
+
+
+def test_huge_text_is_cut_before_tokenizing(app_models):
+    labels, notes = app.classify_texts(app_models.classifier, ["spam " * 10_000])
+    assert labels[0] is not None
+    assert "text cut from 50,000 to 20,000 characters" in notes[0]
+
+
+def test_explain_scores_every_word_and_keeps_the_text(app_models):
+    segments = app.explain_text(app_models.classifier, MIXED_SCRIPTS)
+    cleaned = MIXED_SCRIPTS.replace("\x00", " ").replace("\x07", " ")
+    assert "".join(segment for segment, _ in segments) == cleaned
+    words = [(segment, score) for segment, score in segments if segment.strip()]
+    assert [word for word, _ in words] == cleaned.split()
+    assert all(score is not None and -1 <= score <= 1 for _, score in words)
+    assert max(abs(score) for _, score in words) == pytest.approx(1)
+
+
+def test_explain_leaves_unread_words_unscored(app_models):
+    segments = app.explain_text(app_models.classifier, long_text())
+    scored = [segment for segment, score in segments if score is not None]
+    assert 0 < len(scored) < 200
+    assert segments[-1][1] is None and "word199" in segments[-1][0]
+
+
+@pytest.mark.parametrize("text", ["", "  \n"])
+def test_explain_refuses_an_empty_text(app_models, text):
+    with pytest.raises(gr.Error, match="Nothing to explain"):
+        app.explain_text(app_models.classifier, text)
+
+
+def test_any_label_set_is_served_by_name(tmp_path):
+    """A three-class model (as ``train classify --task sentiment`` writes) needs no spam words."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from hub_utils.encoder import packaged_encoder_path
+
+    labels = ["negative", "neutral", "positive"]
+    tokenizer = AutoTokenizer.from_pretrained(packaged_encoder_path())
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
+                        id2label=dict(enumerate(labels)),
+                        label2id={label: i for i, label in enumerate(labels)})
+    torch.manual_seed(0)
+    BertForSequenceClassification(config).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    (tmp_path / "README.md").write_text(
+        "---\nmodel-index:\n- name: sentiment\nwidget:\n- text: I loved every minute of it\n"
+        "---\n\n# sentiment classifier\n", encoding="utf-8")
+
+    loaded = load_model(ModelSource("SPAM_MODEL", str(tmp_path)), TextClassifier.from_folder)
+    assert loaded.ok, loaded.error
+    assert loaded.model.labels == labels
+    assert loaded.model.max_length == 64  # the position embeddings' limit
+    probabilities = app.classify_texts(loaded, ["what a film"])[0][0]
+    assert list(probabilities) == labels
+    assert math.isclose(sum(probabilities.values()), 1, abs_tol=1e-5)
+    assert loaded.card.task == "sentiment"
+    assert loaded.card.examples() == ["I loved every minute of it"]
+    demo = app.build_demo(app.Models(loaded, app_models_missing_topics()))
+    assert "Sentiment classifier" in json.dumps(demo.get_config_file())
+
+
+def app_models_missing_topics() -> LoadedModel:
+    return LoadedModel(ModelSource("TOPIC_MODEL", "bert-hub-kit/none"), error="not found")
+
+
+# --- Batch files ------------------------------------------------------------------------------
+
+def test_csv_round_trip_keeps_every_row_in_order(app_models, tmp_path):
+    rows = [SPAM_EXAMPLE, "", 'Quoted, with a comma and "quotes"\nand a line break', HAM_EXAMPLE,
+            MIXED_SCRIPTS.replace("\x00", "")]
+    path = tmp_path / "messages.csv"
+    pd.DataFrame({"id": range(len(rows)), "Message": rows}).to_csv(path, index=False)
+    updates = []
+
+    summary, table, csv_path = app.classify_file(
+        app_models.classifier, str(path), "", lambda fraction, desc: updates.append(fraction))
+
+    result = pd.read_csv(csv_path, keep_default_na=False)
+    assert list(result.columns) == ["row", "text", "label", "probability", "note"]
+    assert result["text"].tolist() == rows
+    assert result["label"].tolist()[:2] == ["spam", ""]
+    assert result["label"][3] == "ham"
+    assert result["note"][1] == "empty text" and result["probability"][1] == ""
+    filled = result[result["label"] != ""]
+    assert filled["probability"].astype(float).between(0.5, 1).all()
+    assert len(table) == len(rows)
+    assert "Classified 4 of 5 messages (from the file's column `Message`)" in summary
+    assert "1 empty row was skipped" in summary
+    assert updates and updates[-1] == 1
+
+
+def test_text_file_has_one_message_per_line(app_models, tmp_path):
+    path = tmp_path / "messages.txt"
+    path.write_text(f"{SPAM_EXAMPLE}\n{HAM_EXAMPLE}\n", encoding="utf-8")
+    summary, table, _ = app.classify_file(app_models.classifier, str(path))
+    assert table["label"].tolist() == ["spam", "ham"]
+    assert "from the file's lines" in summary
+
+
+def test_chosen_column_is_used(app_models, tmp_path):
+    path = tmp_path / "two.tsv"
+    path.write_text(f"subject\tbody\n{HAM_EXAMPLE}\t{SPAM_EXAMPLE}\n", encoding="utf-8")
+    assert app.classify_file(app_models.classifier, str(path))[1]["text"][0] == SPAM_EXAMPLE
+    table = app.classify_file(app_models.classifier, str(path), "subject")[1]
+    assert table["text"][0] == HAM_EXAMPLE
+
+
+BAD_FILES = {
+    "image.csv": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "is not a text file"),
+    "latin1.csv": ("text\ncafé crème\n".encode("latin-1"), "is not UTF-8 text"),
+    "numbers.csv": (b"id,score\n1,0.5\n", "has no text column: its columns are 'id', 'score'"),
+    "broken.csv": (b'text\n"never closed\n', "is not a readable table (line 2"),
+    "unquoted.csv": (b"sms\nWin cash, call now\nhi\n", "has 2 fields but the header has 1"),
+    "header-only.csv": (b"text\n", "has no messages"),
+    "empty.txt": (b"", "has no messages"),
+    "sheet.xlsx": (b"PK\x03\x04", "unsupported file type '.xlsx'"),
+    "big.txt": (("hello\n" * (MAX_ROWS + 1)).encode(), "10,001 rows, more than the limit"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_bad_files_are_refused_with_the_reason(app_models, tmp_path, name):
+    content, message = BAD_FILES[name]
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(gr.Error, match=re.escape(message)):
+        app.classify_file(app_models.classifier, str(path))
+
+
+def test_missing_file_or_column_is_explained(app_models, tmp_path):
+    with pytest.raises(gr.Error, match="upload a .csv"):
+        app.classify_file(app_models.classifier, None)
+    path = tmp_path / "m.csv"
+    path.write_text("id,text\n1,hi\n", encoding="utf-8")
+    with pytest.raises(gr.Error, match="no column 'body'; its columns are 'id', 'text'"):
+        app.classify_file(app_models.classifier, str(path), "body")
+
+
+# --- Topics -----------------------------------------------------------------------------------
+
+def test_topic_chart_lists_top_topics_by_probability(app_models):
+    table, summary, result = app.find_topics(app_models.topics, "football match goal team")
+    model = app_models.topics.model
+    assert list(table.columns) == ["topic", "name", "probability"]
+    assert len(table) == min(10, model.n_topics) and table["name"].is_unique
+    assert table["probability"].is_monotonic_decreasing
+    assert table["probability"].between(0, 1).all() and table["probability"].sum() <= 1 + 1e-5
+    top = int(table["topic"][0])
+    assert table["name"][0].startswith(f"{top}: ")
+    assert f"Dominant topic: {top}" in summary and ", ".join(model.topics(10)[top]) in summary
+    assert result["known_words"] == 4
+    assert [item["topic"] for item in result["topics"]] == table["topic"].tolist()
+
+
+def test_topics_of_unknown_words_and_long_texts_say_so(app_models):
+    summary = app.find_topics(app_models.topics, "zzyzx qwxv 🎉 日本語")[1]
+    assert "none of its words are in the model's vocabulary" in summary
+    summary = app.find_topics(app_models.topics, long_text(400))[1]
+    assert "the sentence encoder read its first" in summary
+
+
+@pytest.mark.parametrize("text", ["", " \t "])
+def test_topics_refuse_an_empty_text(app_models, text):
+    with pytest.raises(gr.Error, match="Nothing to analyse"):
+        app.find_topics(app_models.topics, text)
+
+
+def test_topic_explorer_tables(app_models):
+    model = app_models.topics.model
+    words = app.topic_word_chart(app_models.topics, 1)
+    assert len(words) == min(15, len(model.vocab)) and words["weight"].is_monotonic_decreasing
+    assert words["word"].tolist()[:10] == model.topics(10)[1]
+    with pytest.raises(gr.Error, match=f"from 0 to {model.n_topics - 1}"):
+        app.topic_word_chart(app_models.topics, model.n_topics)
+    with pytest.raises(gr.Error, match="pick a whole number"):
+        app.topic_word_chart(app_models.topics, 1.5)
+
+
+# --- Training curves, loading, About ----------------------------------------------------------
+
+def test_training_curves_come_from_the_model_runs(app_models):
+    classifier = app_models.classifier
+    assert {"loss", "learning_rate", "f1_spam"} <= set(classifier.scalars["metric"])
+    loss = metric_curves(classifier.scalars, "loss")
+    assert set(loss["series"]) == {"train", "validation", "test"}
+    train = loss[loss["series"] == "train"]
+    assert train["step"].is_monotonic_increasing and len(train) >= 5
+    topic_loss = metric_curves(app_models.topics.scalars, "loss")
+    assert {"train", "validation"} <= set(topic_loss["series"])
+    assert metrics(classifier.scalars)[0] == "loss"
+    assert "run" in app.curves_intro(classifier, "classifier")
+
+
+def test_model_source_prefers_the_environment_then_the_local_folder(tmp_path):
+    folder = tmp_path / "spam"
+    assert model_source("SPAM_MODEL", folder, "org/repo", {}) == ModelSource(
+        "SPAM_MODEL", "org/repo")
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    assert model_source("SPAM_MODEL", folder, "org/repo", {}).name == str(folder)
+    environ = {"SPAM_MODEL": "me/mine", "SPAM_MODEL_REVISION": "v2"}
+    assert model_source("SPAM_MODEL", folder, "org/repo", environ) == ModelSource(
+        "SPAM_MODEL", "me/mine", "v2")
+
+
+def test_a_model_that_cannot_load_explains_what_and_how_to_fix(tmp_path, trained_topic_model):
+    missing = load_model(ModelSource("SPAM_MODEL", str(tmp_path / "nowhere")),
+                         TextClassifier.from_folder)
+    assert not missing.ok and "nowhere" in missing.error
+    problem = app.load_problem(missing, "classifier")
+    assert "python -m train classify" in problem and "SPAM_MODEL" in problem
+    wrong_kind = load_model(ModelSource("SPAM_MODEL", str(trained_topic_model)),
+                            TextClassifier.from_folder)
+    assert not wrong_kind.ok and wrong_kind.error
+    not_topics = load_model(ModelSource("TOPIC_MODEL", str(tmp_path)), TopicModel.from_pretrained)
+    assert "no config.json" in not_topics.error
+    labels, notes = app.classify_texts(missing, ["hello"])
+    assert labels == [None] and "SPAM_MODEL" in notes[0]
+    for call in (lambda: app.explain_text(missing, "hi"),
+                 lambda: app.find_topics(not_topics, "hi"),
+                 lambda: app.topic_word_chart(not_topics, 0)):
+        with pytest.raises(gr.Error, match="could not be loaded"):
+            call()
+
+
+def test_card_examples_come_from_the_widget_or_the_usage_snippet(trained_classifier, tmp_path):
+    card = Card.read(trained_classifier / "README.md")
+    assert card.task == "spam" and card.title.startswith("spam classifier")
+    assert card.examples() == ["WINNER!! Claim your free prize now, call 09061701461"]
+    assert Card.read(tmp_path / "README.md") == Card()
+
+
+def test_about_lists_sources_metrics_and_api(app_models, trained_classifier):
+    about = app.about_markdown(app_models)
+    assert f"`{trained_classifier}` (local folder)" in about
+    assert "| f1_spam |" in about and "| npmi |" in about
+    for endpoint in ("/classify", "/explain", "/classify_batch", "/topics", "/topic_words"):
+        assert f'api_name="{endpoint}"' in about
