@@ -44,12 +44,12 @@ NEW_DOCUMENTS = [
 # One change from the CLI defaults each, to show what each knob does.
 SWEEP = {
     "combined": ["--model", "combined"],
-    "epochs 50": ["--epochs", "50"],
+    "dropout 0.2": ["--dropout", "0.2"],
     "lr 0.005": ["--lr", "0.005"],
-    "vocab 1000": ["--vocab-size", "1000"],
-    "vocab 5000": ["--vocab-size", "5000"],
-    "batch 64": ["--batch-size", "64"],
+    "vocab 1500": ["--vocab-size", "1500"],
+    "vocab 3000": ["--vocab-size", "3000"],
 }
+TUNING_LOG = "## Tuning log"
 CHILD = """
 import json, resource, sys, time
 from train.__main__ import main
@@ -99,6 +99,15 @@ def predict_latency(folder: Path) -> dict[str, float]:
             model.predict([text])
             times.append((time.perf_counter() - started) * 1000)
     return {"median": round(float(np.median(times)), 1), "max": round(max(times), 1)}
+
+
+def cli_default(flag: str) -> object:
+    """The default of a ``python -m train topics`` flag."""
+    from train.topics import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return parser.get_default(flag)
 
 
 def run_lda(args: argparse.Namespace, vocab_size: int) -> dict:
@@ -169,7 +178,10 @@ def write_markdown(report: dict, path: Path) -> None:
         "Training s: the training loop (CTM) or the LDA fit; the whole CLI run adds loading, "
         "evaluation and writing. Predict ms: median of `predict` on one new document after load.",
     ]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # The hand-written tuning log below the table survives re-runs.
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    log = old[old.index(TUNING_LOG):] if TUNING_LOG in old else ""
+    path.write_text("\n".join(lines) + "\n\n" + log, encoding="utf-8")
 
 
 def main() -> None:
@@ -196,7 +208,7 @@ def main() -> None:
     variants = {k: v for k, v in SWEEP.items() if args.only is None or k in args.only}
     if args.sweep or args.only:
         runs += [run_ctm(name, flags, work, args) for name, flags in variants.items()]
-    runs.append(run_lda(args, vocab_size=2000))
+    runs.append(run_lda(args, vocab_size=cli_default("vocab_size")))
     report["runs"] = runs
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "topics.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -12,10 +12,11 @@ from the folder, and no training corpus is needed to predict.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import string
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,8 @@ WEIGHTS_FILE = "model.safetensors"
 VOCAB_FILE = "vocab.json"
 TOPICS_FILE = "topics.json"
 TOPIC_WORDS_SAVED = 25  # words per topic in topics.json: enough for topic diversity at 25
+# Up to this many texts, predict runs on one thread (see predict).
+_ONE_THREAD_BATCH = 16
 
 # Set by DecoderNetwork.forward as an alias of ``beta``; a fresh network lacks it.
 _ALIAS_KEYS = ("topic_word_matrix",)
@@ -71,6 +74,17 @@ def bag_of_words(texts: Sequence[str], vocab: Sequence[str]) -> sparse.csr_matri
     counts = np.ones(len(rows), dtype=np.float32)
     # Duplicate (row, col) pairs are summed, which is what counting means.
     return sparse.csr_matrix((counts, (rows, cols)), shape=(len(texts), len(vocab)))
+
+
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block with ``count`` PyTorch intra-op threads, then restore the previous count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def load_encoder(name: str) -> SentenceTransformer:
@@ -223,8 +237,12 @@ class TopicModel(
                 raise ValueError(f"text {i} is empty: there is nothing to find topics in")
         if not texts:
             return np.zeros((0, self.n_topics), np.float32)
-        embeddings = embed(self.sentence_encoder, texts, batch_size=batch_size)
-        return self.topic_distribution(bag_of_words(texts, self.vocab), embeddings)
+        # A few short texts are too small a job to split: on a busy 2-core machine one text took
+        # 16 ms on one thread and up to 500 ms on two, which stall waiting for each other.
+        threads = 1 if len(texts) <= _ONE_THREAD_BATCH else torch.get_num_threads()
+        with torch_threads(threads):
+            embeddings = embed(self.sentence_encoder, texts, batch_size=batch_size)
+            return self.topic_distribution(bag_of_words(texts, self.vocab), embeddings)
 
     def network_state(self) -> dict[str, torch.Tensor]:
         """The network's weights and buffers as plain CPU tensors, ready for safetensors."""

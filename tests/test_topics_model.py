@@ -36,7 +36,7 @@ def test_saved_folder_reloads_to_the_in_memory_model(tmp_path: Path, topic_corpu
     cache = trained_topic_model.parent / ".cache" / "embeddings"
     embeddings = cached_embeddings(topic_corpus.texts, DEFAULT_ENCODER, cache)[bow.kept]
     in_memory = TopicModel(vocab=bow.vocab, embedding_dim=embeddings.shape[1], n_topics=5,
-                           model_type="zeroshot")
+                           model_type="combined")  # the fixture run covers zeroshot
     rows = np.arange(len(bow.kept))
     settings = TrainingSettings(epochs=3, batch_size=16, lr=0.005, patience=3, min_epochs=1,
                                 cpu_threads=1)

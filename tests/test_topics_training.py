@@ -35,7 +35,7 @@ def test_config_vocab_and_topics_describe_the_model(trained_topic_model: Path) -
     vocab = json.loads((trained_topic_model / "vocab.json").read_text())
     topics = json.loads((trained_topic_model / "topics.json").read_text())
     assert config["encoder"] == "sentence-transformers/all-MiniLM-L6-v2"  # the Hub id, not a path
-    assert config["model_type"] == "combined" and config["n_topics"] == 5
+    assert config["model_type"] == "zeroshot" and config["n_topics"] == 5  # the CLI default
     assert config["vocab_size"] == len(vocab) == len(set(vocab))
     assert len(topics) == 5 and all(set(words) <= set(vocab) for words in topics)
     # Stop words and numbers of the fixture corpus never reach the vocabulary.

