@@ -24,9 +24,15 @@ import pandas as pd
 
 from hub_utils.batch_files import MAX_ROWS, BatchFileError, read_messages
 from hub_utils.defaults import SPACE_REPO, SPAM_MODEL_REPO, TOPIC_MODEL_REPO
-from hub_utils.serving import LoadedModel, load_model, model_source
+from hub_utils.serving import (
+    LoadedModel,
+    load_model,
+    model_source,
+    return_large_frees_to_the_system,
+)
 from hub_utils.tensorboard_scalars import metric_curves, metrics
 from hub_utils.text_classifier import Prediction, TextClassifier, clean_text
+from hub_utils.topic_model import TopicModel
 from hub_utils.topic_views import (
     distribution_table,
     known_words,
@@ -64,8 +70,6 @@ class Models:
 
 def load_models(environ: Mapping[str, str] = os.environ) -> Models:
     """Load both models once, as configured by the environment (see the module docstring)."""
-    from hub_utils.topic_model import TopicModel
-
     spam = model_source("SPAM_MODEL", PROJECT_DIR / "models" / "spam", SPAM_MODEL_REPO, environ)
     topics = model_source(
         "TOPIC_MODEL", PROJECT_DIR / "models" / "topics", TOPIC_MODEL_REPO, environ
@@ -118,11 +122,11 @@ def classify_texts(loaded: LoadedModel, texts: list[str]) -> tuple[list[dict | N
 
 def input_note(text: str, prediction: Prediction, max_length: int) -> str:
     """What happened to the input before the model read it ('' when nothing did)."""
-    cleaned, notes = clean_text(text)
+    notes = list(prediction.notes)
     if prediction.truncated:
         notes.append(
             f"the text is longer than the model's limit of {max_length} tokens: it read "
-            f"the first {prediction.chars_read:,} of {len(cleaned):,} characters and "
+            f"the first {prediction.chars_read:,} of {len(text):,} characters and "
             "ignored the rest"
         )
     return "Note: " + "; ".join(notes) + "." if notes else ""
@@ -560,6 +564,7 @@ def serve(demo: gr.Blocks, **launch_kwargs: Any) -> tuple[Any, str, Any]:
 
 
 def main() -> None:
+    return_large_frees_to_the_system()
     serve(build_demo(load_models()))
 
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -26,7 +25,8 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 MAX_CHARS = 20_000
 BATCH_SIZE = 64
 _WORD = re.compile(r"\S+")
-_KEPT_CONTROLS = {"\t", "\n", "\r"}
+# Unicode's control characters (category Cc) except tab, line feed and carriage return.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 @dataclass
@@ -36,6 +36,7 @@ class Prediction:
     probabilities: dict[str, float]
     truncated: bool  # the text has more tokens than the model reads
     chars_read: int  # the model read the cleaned text up to this character
+    notes: list[str] = field(default_factory=list)  # what ``clean_text`` changed
 
     @property
     def label(self) -> str:
@@ -43,23 +44,16 @@ class Prediction:
 
 
 def clean_text(text: str) -> tuple[str, list[str]]:
-    """Remove control characters and cut huge texts; return the text and notes on what changed.
-
-    Tabs and line breaks are kept; emoji, accents and any script pass unchanged.
+    """Cut huge texts and replace control characters by spaces; return the text and notes on
+    what changed. Tabs and line breaks are kept; emoji, accents and any script pass unchanged.
     """
     notes = []
-    controls = sum(
-        1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in _KEPT_CONTROLS
-    )
-    if controls:
-        text = "".join(
-            " " if unicodedata.category(ch) == "Cc" and ch not in _KEPT_CONTROLS else ch
-            for ch in text
-        )
-        notes.append(f"{controls} control character{'s' * (controls > 1)} replaced by spaces")
     if len(text) > MAX_CHARS:
         notes.append(f"text cut from {len(text):,} to {MAX_CHARS:,} characters")
         text = text[:MAX_CHARS]
+    text, controls = _CONTROLS.subn(" ", text)
+    if controls:
+        notes.append(f"{controls} control character{'s' * (controls > 1)} replaced by spaces")
     return text, notes
 
 
@@ -104,13 +98,14 @@ class TextClassifier:
         Texts are batched by length so that short ones are not padded to long ones. An empty
         text gets probabilities too (from the special tokens alone): callers decide about it.
         """
-        cleaned = [clean_text(text)[0] for text in texts]
-        order = sorted(range(len(cleaned)), key=lambda i: len(cleaned[i]))
+        cleaned = [clean_text(text) for text in texts]
+        order = sorted(range(len(cleaned)), key=lambda i: len(cleaned[i][0]))
         results: list[Prediction | None] = [None] * len(cleaned)
         for start in range(0, len(order), BATCH_SIZE):
             rows = order[start : start + BATCH_SIZE]
-            batch = [cleaned[i] for i in rows]
+            batch = [cleaned[i][0] for i in rows]
             for i, prediction in zip(rows, self._forward(batch), strict=True):
+                prediction.notes = cleaned[i][1]
                 results[i] = prediction
         return results  # type: ignore[return-value]
 

@@ -1,0 +1,286 @@
+"""Load-test the Gradio app: start-up, memory, latency and throughput against the model itself.
+
+1. ``python app.py`` with both models: seconds from launch until it answers HTTP (models are
+   loaded and warmed before the server starts, so that is "ready").
+2. One request at a time: ``/classify`` over Gradio's HTTP API (POST, then read the event
+   stream), and ``/classify`` and ``/topics`` with ``gradio_client``, which polls its event
+   queue every 50 ms and so cannot answer faster than that.
+3. 32 concurrent ``gradio_client`` clients sending a bounded number of ``/classify`` requests:
+   requests/s, p50/p95/p99 latency and failed requests.
+4. The spam model's own batched throughput, just before and just after step 3:
+   ``TextClassifier.predict`` in this process, in batches of the app's ``MAX_BATCH_SIZE``, on
+   the same SMS messages (tokenizing included); the ratio compares step 3 to their mean, since
+   the shared machine's load drifts.
+5. The app's peak RSS (the kernel's high-water mark, VmHWM) over the whole run.
+
+Models: --spam-model / --topic-model, by default models/spam and models/topics (``make
+models``). Writes bench/results/app_load.json and .md. Usage: ``python bench/app_load.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import functools
+import itertools
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import torch  # noqa: E402
+from gradio_client import Client  # noqa: E402
+
+from app import MAX_BATCH_SIZE  # noqa: E402
+from hub_utils.text_classifier import TextClassifier  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data" / "sms_spam" / "spamdata_v2.csv"
+RESULTS = ROOT / "bench" / "results"
+SSL_CONTEXT = ssl.create_default_context()
+TOPIC_TEXTS = ["stocks fall as oil prices climb", "new smartphone released with bigger screen",
+               "striker scores twice as city win the derby"]
+TARGETS = {"startup_seconds": 10, "peak_rss_mb": 1536, "failed_requests": 0,
+           "throughput_ratio": 0.5, "single_p50_ms": 50}
+
+
+def sms_messages(n: int) -> list[str]:
+    with DATA.open(encoding="utf-8", newline="") as handle:
+        return [row["text"] for row in itertools.islice(csv.DictReader(handle), n)]
+
+
+@functools.cache
+def _classifier(folder: Path) -> TextClassifier:
+    classifier = TextClassifier.from_folder(folder)
+    classifier.predict(["warm up"])
+    return classifier
+
+
+def model_throughput(folder: Path, messages: list[str]) -> float:
+    """Messages/s of the model alone, batched as the app batches (best of 3 passes)."""
+    classifier = _classifier(folder)
+    best = 0.0
+    for _ in range(3):
+        started = time.perf_counter()
+        for start in range(0, len(messages), MAX_BATCH_SIZE):
+            classifier.predict(messages[start:start + MAX_BATCH_SIZE])
+        best = max(best, len(messages) / (time.perf_counter() - started))
+    return best
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_app(spam: Path, topics: Path, port: int) -> tuple[subprocess.Popen, float]:
+    env = dict(os.environ, SPAM_MODEL=str(spam), TOPIC_MODEL=str(topics),
+               GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port))
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while True:
+        if process.poll() is not None:
+            raise SystemExit(f"app.py exited with code {process.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200:
+                return process, time.perf_counter() - started
+        except httpx.TransportError:
+            time.sleep(0.05)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory so far (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc: this benchmark needs Linux")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def client(url: str) -> Client:
+    """A gradio_client Client sharing one SSL context: it builds an httpx client for every
+    request, and with ``ssl_verify=True`` each one loads the CA bundle again (about 60 ms of
+    CPU here, on the cores the app runs on). Verification is unchanged."""
+    return Client(url, verbose=False, ssl_verify=SSL_CONTEXT)
+
+
+def http_latencies(url: str, endpoint: str, texts: list[str], n: int) -> list[float]:
+    """Seconds per request over Gradio's HTTP API, as curl or any HTTP client calls it."""
+    latencies = []
+    with httpx.Client(base_url=f"{url}gradio_api/call/", timeout=60) as http:
+        for i in range(n + 1):  # the first request only opens the connection
+            started = time.perf_counter()
+            event = http.post(endpoint, json={"data": [texts[i % len(texts)]]}).json()
+            with http.stream("GET", f"{endpoint}/{event['event_id']}") as stream:
+                lines = list(stream.iter_lines())
+            if "event: complete" not in lines:
+                raise RuntimeError(f"{endpoint} failed: {lines}")
+            if i:
+                latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def client_latencies(url: str, endpoint: str, texts: list[str], n: int) -> list[float]:
+    """Seconds per request with one ``gradio_client`` client."""
+    one = client(url)
+    one.predict(texts[0], api_name=endpoint)  # the first call sets up the client's stream
+    latencies = []
+    for i in range(n):
+        started = time.perf_counter()
+        one.predict(texts[i % len(texts)], api_name=endpoint)
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def milliseconds(latencies: list[float]) -> dict[str, float]:
+    return {"p50_ms": round(percentile(latencies, 50) * 1000, 1),
+            "p95_ms": round(percentile(latencies, 95) * 1000, 1)}
+
+
+def load_test(url: str, messages: list[str], clients: int, requests: int) -> dict:
+    """``clients`` threads, each with its own Client, share ``requests`` /classify calls."""
+    pool = [client(url) for _ in range(clients)]
+    latencies: list[float] = []
+    errors: list[str] = []
+    counter = iter(range(requests))
+    lock = threading.Lock()
+
+    def work(one: Client) -> None:
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            started = time.perf_counter()
+            try:
+                prediction, _ = one.predict(messages[i % len(messages)], api_name="/classify")
+                if prediction.get("label") not in {"ham", "spam"}:
+                    raise ValueError(f"unexpected answer {prediction!r}")
+            except Exception as err:  # a failed request is counted, not fatal
+                with lock:
+                    errors.append(f"{type(err).__name__}: {err}")
+                continue
+            with lock:
+                latencies.append(time.perf_counter() - started)
+
+    threads = [threading.Thread(target=work, args=(one,)) for one in pool]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    return {"clients": clients, "requests": requests, "failed": len(errors),
+            "first_errors": errors[:3], "seconds": round(wall, 2),
+            "requests_per_second": round(len(latencies) / wall, 1),
+            "p50_ms": round(percentile(latencies, 50) * 1000, 1),
+            "p95_ms": round(percentile(latencies, 95) * 1000, 1),
+            "p99_ms": round(percentile(latencies, 99) * 1000, 1)}
+
+
+def write_markdown(result: dict) -> str:
+    load, single, checks = result["load"], result["single"], result["targets_met"]
+    mark = {True: "yes", False: "**no**"}
+    lines = [
+        "# App load benchmark", "",
+        f"{result['machine']}; load average {result['load_average_start']} at start, "
+        f"{result['load_average_end']} at the end (the machine is shared). Models: "
+        f"`{result['spam_model']}`, `{result['topic_model']}`.", "",
+        "| measure | value | target | met |", "|---|---|---|---|",
+        f"| start-up to ready (both models) | {result['startup_seconds']:.1f} s | < 10 s "
+        f"| {mark[checks['startup_seconds']]} |",
+        f"| peak RSS of the app | {result['peak_rss_mb']:,.0f} MB | < 1,536 MB "
+        f"| {mark[checks['peak_rss_mb']]} |",
+        f"| failed requests ({load['clients']} clients, {load['requests']:,} requests) "
+        f"| {load['failed']} | 0 | {mark[checks['failed_requests']]} |",
+        f"| `/classify` requests/s through the app | {load['requests_per_second']:.1f} | | |",
+        f"| model's own batched throughput (batch {MAX_BATCH_SIZE}), before / after "
+        f"| {result['model_before']:.1f} / {result['model_after']:.1f} messages/s | | |",
+        f"| ratio app / model | {result['throughput_ratio']:.2f} | ≥ 0.50 "
+        f"| {mark[checks['throughput_ratio']]} |",
+        f"| latency under load p50 / p95 / p99 | {load['p50_ms']:,.0f} / {load['p95_ms']:,.0f} / "
+        f"{load['p99_ms']:,.0f} ms | | |",
+        f"| single `/classify` request, HTTP API, p50 / p95 | {single['http']['p50_ms']:.1f} / "
+        f"{single['http']['p95_ms']:.1f} ms | p50 < 50 ms | {mark[checks['single_p50_ms']]} |",
+        f"| single `/classify` request, gradio_client, p50 / p95 "
+        f"| {single['client']['p50_ms']:.1f} / {single['client']['p95_ms']:.1f} ms | | |",
+        f"| single `/topics` request, gradio_client, p50 | {single['topics']['p50_ms']:.1f} ms "
+        "| | |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--spam-model", type=Path, default=ROOT / "models" / "spam")
+    parser.add_argument("--topic-model", type=Path, default=ROOT / "models" / "topics")
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--requests", type=int, default=2_000, help="requests under load")
+    args = parser.parse_args()
+    for folder in (args.spam_model, args.topic_model):
+        if not (folder / "config.json").is_file():
+            raise SystemExit(f"no model in {folder}: run `make models` or pass --spam-model / "
+                             "--topic-model")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    load_start = os.getloadavg()[0]
+    messages = sms_messages(2_000)
+    port = free_port()
+    process, startup = start_app(args.spam_model, args.topic_model, port)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        single = {"http": milliseconds(http_latencies(url, "classify", messages, 200)),
+                  "client": milliseconds(client_latencies(url, "/classify", messages, 100)),
+                  "topics": milliseconds(client_latencies(url, "/topics", TOPIC_TEXTS, 30))}
+        model_before = model_throughput(args.spam_model, messages)
+        load = load_test(url, messages, args.clients, args.requests)
+        model_after = model_throughput(args.spam_model, messages)
+        peak = peak_rss_mb(process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    result = {
+        "machine": f"{os.cpu_count()} CPU cores, torch {torch.__version__} "
+                   f"({torch.get_num_threads()} threads)",
+        "load_average_start": round(load_start, 2),
+        "load_average_end": round(os.getloadavg()[0], 2),
+        "spam_model": str(args.spam_model), "topic_model": str(args.topic_model),
+        "startup_seconds": round(startup, 2),
+        "peak_rss_mb": round(peak, 1),
+        "model_before": round(model_before, 1), "model_after": round(model_after, 1),
+        "single": single,
+        "load": load,
+        "throughput_ratio": round(load["requests_per_second"] * 2 / (model_before + model_after),
+                                  3),
+    }
+    result["targets_met"] = {
+        "startup_seconds": result["startup_seconds"] < TARGETS["startup_seconds"],
+        "peak_rss_mb": result["peak_rss_mb"] < TARGETS["peak_rss_mb"],
+        "failed_requests": load["failed"] == TARGETS["failed_requests"],
+        "throughput_ratio": result["throughput_ratio"] >= TARGETS["throughput_ratio"],
+        "single_p50_ms": single["http"]["p50_ms"] < TARGETS["single_p50_ms"],
+    }
+    (RESULTS / "app_load.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / "app_load.md").write_text(write_markdown(result))
+    print(write_markdown(result))
+
+
+if __name__ == "__main__":
+    main()
