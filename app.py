@@ -47,6 +47,7 @@ MAX_BATCH_SIZE = 64  # concurrent /classify requests run as one forward pass of 
 FILE_CHUNK = 256  # batch-file rows per progress update
 TABLE_PREVIEW_ROWS = 1_000  # rows shown on the page; the CSV has them all
 MAX_FILE_SIZE = "20mb"
+HIDDEN_METRICS = {"loss", "round_trip_max_abs_diff"}  # not quality measures a reader compares
 FILE_PROGRESS = gr.Progress()  # Gradio shows a progress bar for a parameter defaulting to this
 HOW_TO_FIX = {
     "SPAM_MODEL": "train one with `python -m train classify --dataset "
@@ -310,38 +311,49 @@ def about_markdown(models: Models) -> str:
 
 
 def metrics_markdown(models: Models) -> str:
+    """Each loaded model's metrics: from ``eval_results.json``, else from its card."""
     lines = []
-    classifier = models.classifier
-    if classifier.ok and "test" in classifier.metrics:
-        test = classifier.metrics["test"]
-        lines += ["\n### Classifier test metrics\n", "| metric | value |", "|---|---|"]
-        lines += [
-            f"| {key} | {value:.4f} |"
-            for key, value in test.items()
-            if isinstance(value, int | float) and key != "loss"
-        ]
-        lines.append(
-            f"\nLabels: {', '.join(f'`{label}`' for label in classifier.model.labels)};"
-            f" texts are read up to {classifier.model.max_length} tokens."
+    classifier, topics = models.classifier, models.topics
+    if classifier.ok:
+        lines += metrics_table(
+            "Classifier test metrics", classifier.metrics.get("test") or classifier.card.metrics
         )
-    topics = models.topics
-    if topics.ok and topics.metrics:
-        lines += [
-            "\n### Topic model metrics (training corpus)\n",
-            "| metric | value |",
-            "|---|---|",
-        ]
-        lines += [
-            f"| {key} | {value:.4f} |"
-            for key, value in topics.metrics.items()
-            if isinstance(value, int | float) and key != "round_trip_max_abs_diff"
-        ]
+        labels = ", ".join(f"`{label}`" for label in classifier.model.labels)
+        lines.append(
+            f"\nLabels {labels}; texts are read up to {classifier.model.max_length} tokens."
+        )
+    if topics.ok:
+        lines += metrics_table(
+            "Topic model metrics (training corpus)", topics.metrics or topics.card.metrics
+        )
         config = topics.model.config
         lines.append(
-            f"\n{config['n_topics']} topics over a {config['vocab_size']:,}-word "
-            f"vocabulary; encoder `{config['encoder']}`."
+            f"\n{config['n_topics']} topics over a {config['vocab_size']:,}-word vocabulary; "
+            f"encoder `{config['encoder']}`."
         )
     return "\n".join(lines)
+
+
+def metrics_table(title: str, values: Mapping[str, Any]) -> list[str]:
+    """A one-row Markdown table of the numeric metrics (not losses or self-checks)."""
+    shown = {
+        name: value
+        for name, value in values.items()
+        if isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and name not in HIDDEN_METRICS
+    }
+    if not shown:
+        return [
+            f"\n### {title}\n",
+            "No metrics: the model has no `eval_results.json` and its card reports none.",
+        ]
+    return [
+        f"\n### {title}\n",
+        "| " + " | ".join(shown) + " |",
+        "|---" * len(shown) + "|",
+        "| " + " | ".join(f"{value:.4f}" for value in shown.values()) + " |",
+    ]
 
 
 API_HELP = """

@@ -95,6 +95,17 @@ class Card:
         return list(dict.fromkeys(text for text in quoted if len(text.split()) >= 3))
 
     @property
+    def metrics(self) -> dict[str, Any]:
+        """The metrics the card's model-index reports, by name (the Hub shows them too)."""
+        index = self.metadata.get("model-index") or [{}]
+        results = index[0].get("results") or [{}]
+        return {
+            metric["name"]: metric["value"]
+            for metric in results[0].get("metrics") or []
+            if isinstance(metric, dict) and "name" in metric and "value" in metric
+        }
+
+    @property
     def task(self) -> str:
         """The model-index name (``train classify`` writes its ``--task`` there), or ''."""
         index = self.metadata.get("model-index") or [{}]

@@ -290,6 +290,7 @@ def test_a_model_that_cannot_load_explains_what_and_how_to_fix(tmp_path, trained
 def test_card_examples_come_from_the_widget_or_the_usage_snippet(trained_classifier, tmp_path):
     card = Card.read(trained_classifier / "README.md")
     assert card.task == "spam" and card.title.startswith("spam classifier")
+    assert 0 <= card.metrics["F1 (spam)"] <= 1  # the model-index, shown when no eval_results
     assert card.examples() == ["WINNER!! Claim your free prize now, call 09061701461"]
     assert Card.read(tmp_path / "README.md") == Card()
 
@@ -297,6 +298,7 @@ def test_card_examples_come_from_the_widget_or_the_usage_snippet(trained_classif
 def test_about_lists_sources_metrics_and_api(app_models, trained_classifier):
     about = app.about_markdown(app_models)
     assert f"`{trained_classifier}` (local folder)" in about
-    assert "| f1_spam |" in about and "| npmi |" in about
+    assert " f1_spam |" in about and " npmi |" in about and "round_trip" not in about
     for endpoint in ("/classify", "/explain", "/classify_batch", "/topics", "/topic_words"):
         assert f'api_name="{endpoint}"' in about
+    assert "No metrics" in "\n".join(app.metrics_table("Classifier", {"loss": 0.1}))
