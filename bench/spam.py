@@ -109,7 +109,7 @@ def trainer_baseline(splits, work: Path, settings: dict) -> dict[str, float]:
                       args=TrainingArguments(
                           output_dir=str(work / "trainer"), num_train_epochs=1,
                           per_device_train_batch_size=settings["batch_size"],
-                          learning_rate=settings["lr"], warmup_ratio=settings["warmup_ratio"],
+                          learning_rate=settings["lr"], warmup_steps=settings["warmup_ratio"],
                           weight_decay=settings["weight_decay"], logging_steps=50,
                           save_strategy="no", report_to=[], use_cpu=True, seed=42))
     metrics = trainer.train().metrics
