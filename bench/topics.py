@@ -176,7 +176,10 @@ def write_markdown(report: dict, path: Path) -> None:
         *(row(r) for r in report["runs"]),
         "",
         "Training s: the training loop (CTM) or the LDA fit; the whole CLI run adds loading, "
-        "evaluation and writing. Predict ms: median of `predict` on one new document after load.",
+        "evaluation and writing. Peak RSS: the CLI process of each CTM run; for LDA, the "
+        "benchmark process, which also held the encoder and the corpus embeddings. Predict ms: "
+        "median of `predict` on one new document after load. Each CTM row but the first changes "
+        "one flag from the CLI defaults.",
     ]
     # The hand-written tuning log below the table survives re-runs.
     old = path.read_text(encoding="utf-8") if path.is_file() else ""

@@ -1,9 +1,10 @@
 """The Accelerate loop that trains the package's ``DecoderNetwork`` with the package's loss.
 
 It does what ``CTM.fit`` does (Adam with momentum 0.99, loss summed over the batch, last
-incomplete batch dropped, early stopping on the validation loss, the best epoch kept) and adds
-what ``fit`` lacks: per-epoch losses logged to the Accelerate trackers, and a checkpoint after
-every epoch (safetensors, no pickle) from which an interrupted run resumes.
+incomplete batch dropped, early stopping on the validation loss) and adds what ``fit`` lacks:
+the best epoch's whole network kept (not only its topic-word weights), no early stopping before
+``min_epochs``, per-epoch losses logged to the Accelerate trackers, and a checkpoint after every
+epoch (safetensors, no pickle) from which an interrupted run resumes.
 """
 
 from __future__ import annotations
@@ -129,6 +130,8 @@ def train_network(
     threads = settings.cpu_threads if accelerator.device.type == "cpu" else torch.get_num_threads()
     with torch_threads(threads):
         for epoch in progress:
+            if state.stopped_early:  # resumed after the run had already stopped
+                break
             started = time.perf_counter()
             train_loss = _train_epoch(network, train_loader, optimizer, accelerator,
                                       model.n_topics)

@@ -45,8 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--dataset", required=True,
                       help="a text file with one document a line, a CSV/TSV/JSON/JSONL/Parquet "
                            "file, or a Hub dataset id; its text goes to the sentence encoder")
-    data.add_argument("--text-column", help="column with the text in a table (default: guessed "
-                                            "from names such as text, sentence, document)")
+    data.add_argument("--text-column", help="column with the text in a table; when not given, "
+                                            "guessed from names such as text, sentence, document")
     data.add_argument("--bow-dataset",
                       help="preprocessed twin of --dataset, aligned line by line, used for the "
                            "bag of words instead of --dataset's text")
@@ -95,9 +95,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     output.add_argument("--output-dir", default="models/topics",
                         help="where the model folder is written")
     output.add_argument("--cache-dir",
-                        help="folder of cached document embeddings, keyed by encoder and corpus "
-                             "(default: .cache/embeddings beside the output folder)")
-    output.add_argument("--run-name", help="TensorBoard run name (default: date and time)")
+                        help="folder of cached document embeddings, keyed by encoder and corpus; "
+                             "when not given, .cache/embeddings beside the output folder")
+    output.add_argument("--run-name", help="TensorBoard run name; when not given, date and time")
     output.add_argument("--resume", action="store_true",
                         help="continue an interrupted run from its last epoch checkpoint")
     output.add_argument("--push-to-hub", metavar="REPO_ID",
