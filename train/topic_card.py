@@ -53,13 +53,19 @@ def write_topic_card(path: Path, *, config: dict, topics: list[list[str]],
     folder shown in the loading example.
     """
     name = _MODEL_NAMES[config["model_type"]]
+    reads_words = (
+        ", counts its words in the saved vocabulary (unknown words are ignored; a text with none "
+        "still gets a distribution from its embedding)" if config["model_type"] == "combined"
+        else " (ZeroShotTM reads only the embedding, so unknown words cost nothing)"
+    )
     dataset = training["dataset"]
     topics_table = "\n".join(f"| {i} | {', '.join(words[:10])} |" for i, words in enumerate(topics))
     metrics_table = "\n".join(f"| {METRIC_NAMES[key]} | {metrics[key]:.4f} |"
                               for key in METRIC_NAMES if key in metrics)
     settings = {key: training[key] for key in (
         "model", "n_topics", "vocab_size", "encoder", "epochs", "batch_size", "lr",
-        "validation_size", "patience", "hidden_sizes", "dropout", "seed") if key in training}
+        "validation_size", "min_epochs", "patience", "hidden_sizes", "dropout", "seed")
+        if key in training}
     settings_table = "\n".join(f"| {key} | `{value}` |" for key, value in settings.items())
     body = f"""
 # {name} with {config["n_topics"]} topics
@@ -105,8 +111,8 @@ Ran {training["epochs_run"]} epochs in {training["train_seconds"]:.0f} s and kep
 
 ## How to use
 
-The model class is `TopicModel` in this project's `hub_utils/topic_model.py`; the folder holds
-only `config.json`, `model.safetensors`, `vocab.json` and `topics.json` (no pickle).
+The model class is `TopicModel` in this project's `hub_utils/topic_model.py`; it reads
+`config.json`, `model.safetensors`, `vocab.json` and `topics.json` (no pickle anywhere).
 
 ```python
 from hub_utils.topic_model import TopicModel
@@ -116,9 +122,8 @@ print(model.topics(10)[0])          # top words of topic 0
 model.predict(["stocks fall as oil prices climb"])  # (1, {config["n_topics"]}) topic distribution
 ```
 
-`predict` embeds each text with `{config["encoder"]}`, counts its words in the saved vocabulary
-(unknown words are ignored; a text with none still gets a distribution from its embedding) and
-returns the mean of the posterior, so the same text always gets the same distribution.
+`predict` embeds each text with `{config["encoder"]}`{reads_words} and returns the mean of the
+posterior, so the same text always gets the same distribution.
 
 ## Limits
 
