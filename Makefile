@@ -24,7 +24,7 @@ models/spam/config.json: | setup
 	$(BIN)/python -m train classify --dataset $(SPAM_DATA) --label-names ham,spam --epochs 1
 
 models/topics/config.json: | setup
-	$(BIN)/python -m train topics --dataset $(TOPIC_DATA) --epochs 20
+	$(BIN)/python -m train topics --dataset $(TOPIC_DATA)
 
 # Quick models for the demo; with Hub access, SPAM_MODEL/TOPIC_MODEL=<repo id> pull instead.
 models: models/spam/config.json models/topics/config.json
