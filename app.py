@@ -29,6 +29,7 @@ from hub_utils.serving import (
     load_model,
     model_source,
     return_large_frees_to_the_system,
+    run_model,
 )
 from hub_utils.tensorboard_scalars import metric_curves, metrics
 from hub_utils.text_classifier import Prediction, TextClassifier, clean_text
@@ -44,9 +45,13 @@ from hub_utils.topic_views import (
 PROJECT_DIR = Path(__file__).resolve().parent
 TITLE = "BERT Hub Kit demo"
 MAX_BATCH_SIZE = 64  # concurrent /classify requests run as one forward pass of up to this many
-FILE_CHUNK = 256  # batch-file rows per progress update
+FILE_CHUNK = 128  # batch-file rows per model call: progress steps, and turns for other requests
 TABLE_PREVIEW_ROWS = 1_000  # rows shown on the page; the CSV has them all
 MAX_FILE_SIZE = "20mb"
+# Gradio keeps ~100 KB of per-session state for this page, and an HTTP API call without a
+# session makes a new one: its default of 10,000 sessions would let memory grow by ~1 GB.
+# The app keeps no session state of its own, so evicting old sessions loses nothing.
+SESSIONS_KEPT = 100
 HIDDEN_METRICS = {"loss", "round_trip_max_abs_diff"}  # not quality measures a reader compares
 FILE_PROGRESS = gr.Progress()  # Gradio shows a progress bar for a parameter defaulting to this
 HOW_TO_FIX = {
@@ -108,7 +113,9 @@ def classify_texts(loaded: LoadedModel, texts: list[str]) -> tuple[list[dict | N
         return [None] * len(texts), [load_problem(loaded, "classifier")] * len(texts)
     texts = ["" if text is None else str(text) for text in texts]
     filled = [i for i, text in enumerate(texts) if text.strip()]
-    predictions = dict(zip(filled, loaded.model.predict([texts[i] for i in filled]), strict=True))
+    predictions = dict(
+        zip(filled, run_model(loaded.model.predict, [texts[i] for i in filled]), strict=True)
+    )
     labels: list[dict | None] = []
     notes = []
     for i, text in enumerate(texts):
@@ -139,7 +146,7 @@ def explain_text(loaded: LoadedModel, text: str) -> list[tuple[str, float | None
     require(loaded, "classifier")
     if not text or not text.strip():
         raise problem("Nothing to explain: the message is empty. Type or paste a message.")
-    segments = loaded.model.explain(text)
+    segments = run_model(loaded.model.explain, text)
     strongest = max((abs(score) for _, score in segments if score is not None), default=0.0)
     scale = 1 / strongest if strongest > 0 else 0.0
     return [
@@ -171,7 +178,7 @@ def classify_file(
     notes: list[str] = []
     for start in range(0, len(texts), FILE_CHUNK):
         chunk = texts[start : start + FILE_CHUNK]
-        predictions = classifier.predict(chunk)
+        predictions = run_model(classifier.predict, chunk)
         for text, prediction in zip(chunk, predictions, strict=True):
             if not text.strip():
                 labels.append("")
@@ -235,7 +242,7 @@ def find_topics(loaded: LoadedModel, text: str) -> tuple[pd.DataFrame, str, dict
             "none of its words are in the model's vocabulary, so the topics come "
             "from the sentence embedding alone"
         )
-    distribution = model.predict([cleaned])[0]
+    distribution = run_model(model.predict, [cleaned])[0]
     table = distribution_table(model, distribution)
     words = model.topics(10)
     top = table.iloc[0]
@@ -572,7 +579,12 @@ def curves_section(loaded: LoadedModel, what: str) -> None:
 def serve(demo: gr.Blocks, **launch_kwargs: Any) -> tuple[Any, str, Any]:
     """Queue and launch: one batched forward pass at a time per model, files up to 20 MB."""
     demo.queue(default_concurrency_limit=1, max_size=256)
-    return demo.launch(max_file_size=MAX_FILE_SIZE, theme=gr.themes.Soft(), **launch_kwargs)
+    return demo.launch(
+        max_file_size=MAX_FILE_SIZE,
+        state_session_capacity=SESSIONS_KEPT,
+        theme=gr.themes.Soft(),
+        **launch_kwargs,
+    )
 
 
 def main() -> None:

@@ -13,9 +13,10 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import yaml
@@ -25,6 +26,9 @@ from hub_utils.errors import HubError
 from hub_utils.hub import pull
 from hub_utils.tensorboard_scalars import COLUMNS, read_scalars
 
+T = TypeVar("T")
+# Every model call runs on this one long-lived thread (see run_model).
+_MODEL_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
 _M_MMAP_THRESHOLD = -3  # mallopt parameter, from glibc's malloc.h
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 _PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
@@ -157,7 +161,7 @@ def load_model(
         loaded.folder = pull(source.name, revision=source.revision)
         loaded.model = loader(loaded.folder)
         if warm_up is not None:
-            warm_up(loaded.model)
+            run_model(warm_up, loaded.model)  # its per-thread buffers are where they will be used
         loaded.card = Card.read(loaded.folder / "README.md")
         results = loaded.folder / "eval_results.json"
         if results.is_file():
@@ -172,6 +176,17 @@ def load_model(
         loaded.error = message if isinstance(err, HubError) else f"{type(err).__name__}: {message}"
     loaded.load_seconds = time.perf_counter() - started
     return loaded
+
+
+def run_model(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` run on the one thread that does all model work; returns its result.
+
+    Gradio calls handlers on worker threads that it starts and stops as load changes, and
+    native libraries (torch, MKL, tokenizers) keep buffers per thread: run there, the app's
+    memory crept up by ~40 KB per request. One thread also runs forward passes one at a time,
+    which is all two cores can do, and keeps ``torch.set_num_threads`` calls from racing.
+    """
+    return _MODEL_THREAD.submit(function, *args).result()
 
 
 def return_large_frees_to_the_system(threshold: int = 1 << 20) -> None:
