@@ -24,13 +24,8 @@ import pandas as pd
 
 from hub_utils.batch_files import MAX_ROWS, BatchFileError, read_messages
 from hub_utils.defaults import SPACE_REPO, SPAM_MODEL_REPO, TOPIC_MODEL_REPO
-from hub_utils.serving import (
-    LoadedModel,
-    load_model,
-    model_source,
-    return_large_frees_to_the_system,
-    run_model,
-)
+from hub_utils.runtime import return_large_frees_to_the_system, run_model
+from hub_utils.serving import LoadedModel, load_model, model_source
 from hub_utils.tensorboard_scalars import metric_curves, metrics
 from hub_utils.text_classifier import Prediction, TextClassifier, clean_text
 from hub_utils.topic_model import TopicModel

@@ -7,16 +7,14 @@ Loading never raises: a model that cannot be loaded keeps the reason, for the ap
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import re
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pandas as pd
 import yaml
@@ -24,12 +22,9 @@ from huggingface_hub import constants
 
 from hub_utils.errors import HubError
 from hub_utils.hub import pull
+from hub_utils.runtime import run_model
 from hub_utils.tensorboard_scalars import COLUMNS, read_scalars
 
-T = TypeVar("T")
-# Every model call runs on this one long-lived thread (see run_model).
-_MODEL_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
-_M_MMAP_THRESHOLD = -3  # mallopt parameter, from glibc's malloc.h
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 _PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 _FIRST_ARGUMENT = re.compile(r"\(\[?\"([^\"\n]+)\"")
@@ -176,29 +171,3 @@ def load_model(
         loaded.error = message if isinstance(err, HubError) else f"{type(err).__name__}: {message}"
     loaded.load_seconds = time.perf_counter() - started
     return loaded
-
-
-def run_model(function: Callable[..., T], *args: Any) -> T:
-    """``function(*args)`` run on the one thread that does all model work; returns its result.
-
-    Gradio calls handlers on worker threads that it starts and stops as load changes, and
-    native libraries (torch, MKL, tokenizers) keep buffers per thread: run there, the app's
-    memory crept up by ~40 KB per request. One thread also runs forward passes one at a time,
-    which is all two cores can do, and keeps ``torch.set_num_threads`` calls from racing.
-    """
-    return _MODEL_THREAD.submit(function, *args).result()
-
-
-def return_large_frees_to_the_system(threshold: int = 1 << 20) -> None:
-    """Serve allocations of ``threshold`` bytes or more with mmap, so freeing them returns the
-    memory to the system at once.
-
-    glibc otherwise raises that threshold after each large free and keeps such blocks in
-    per-thread arenas; Gradio runs requests on dozens of worker threads, so each batch's
-    buffers were kept once per thread (the app grew by ~500 MB under load). No-op without glibc.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    libc.mallopt(_M_MMAP_THRESHOLD, threshold)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 
 import gradio as gr
 import pandas as pd
@@ -12,6 +13,7 @@ import pytest
 
 import app
 from hub_utils.batch_files import MAX_ROWS
+from hub_utils.runtime import run_model
 from hub_utils.serving import Card, LoadedModel, ModelSource, load_model, model_source
 from hub_utils.tensorboard_scalars import metric_curves, metrics
 from hub_utils.text_classifier import TextClassifier
@@ -253,6 +255,13 @@ def test_training_curves_come_from_the_model_runs(app_models):
     assert {"train", "validation"} <= set(topic_loss["series"])
     assert metrics(classifier.scalars)[0] == "loss"
     assert "run" in app.curves_intro(classifier, "classifier")
+
+
+def test_model_calls_share_one_long_lived_thread():
+    names = {run_model(lambda: threading.current_thread().name) for _ in range(3)}
+    assert len(names) == 1 and names.pop().startswith("model")
+    with pytest.raises(ZeroDivisionError):
+        run_model(lambda: 1 / 0)
 
 
 def test_model_source_prefers_the_environment_then_the_local_folder(tmp_path):
