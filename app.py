@@ -573,6 +573,9 @@ def curves_section(loaded: LoadedModel, what: str) -> None:
 
 def serve(demo: gr.Blocks, **launch_kwargs: Any) -> tuple[Any, str, Any]:
     """Queue and launch: one batched forward pass at a time per model, files up to 20 MB."""
+    # By default Gradio rebuilds its /monitoring summary, a table of up to 10,000 past events,
+    # after every event: under load that cost grows with every request served.
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
     demo.queue(default_concurrency_limit=1, max_size=256)
     return demo.launch(
         max_file_size=MAX_FILE_SIZE,
