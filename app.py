@@ -47,6 +47,11 @@ MAX_FILE_SIZE = "20mb"
 # session makes a new one: its default of 10,000 sessions would let memory grow by ~1 GB.
 # The app keeps no session state of its own, so evicting old sessions loses nothing.
 SESSIONS_KEPT = 100
+SPLIT_COLORS = {
+    "train": "#4c78a8",
+    "validation": "#f58518",
+    "test": "#54a24b",
+}  # same in every chart
 HIDDEN_METRICS = {"loss", "round_trip_max_abs_diff"}  # not quality measures a reader compares
 FILE_PROGRESS = gr.Progress()  # Gradio shows a progress bar for a parameter defaulting to this
 HOW_TO_FIX = {
@@ -562,6 +567,7 @@ def curves_section(loaded: LoadedModel, what: str) -> None:
         x="step",
         y="value",
         color="series",
+        color_map=SPLIT_COLORS,
         label=f"{what.capitalize()} curves",
     )
 
