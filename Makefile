@@ -44,7 +44,7 @@ test: setup chromium lint  ## lint, then the whole test suite, offline with thro
 	tmp=$$(mktemp -d) && HF_HOME=$$tmp/hf MPLCONFIGDIR=$$tmp/mpl CHROMIUM=$(CHROMIUM) \
 		$(BIN)/python -m pytest -q; status=$$?; rm -rf $$tmp; exit $$status
 
-bench: setup  ## the benchmarks (minutes each); results land in bench/results/
+bench: setup models  ## the benchmarks (minutes each); results land in bench/results/
 	$(BIN)/python bench/spam.py
 	$(BIN)/python bench/topics.py
 	$(BIN)/python bench/app_load.py

@@ -32,6 +32,7 @@ from train.data import LabelledTexts, load_classification_data
 from train.errors import UserError
 from train.metrics import classification_metrics, confusion, selection_metric
 from train.outputs import atomic_output_dir, write_json
+from train.run_flags import add_run_flags, push_if_asked, require_at_least_one
 
 # Flags that may differ between an interrupted run and its --resume.
 _RESUMABLE_CHANGES = {"resume", "push_to_hub", "epochs"}
@@ -87,29 +88,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     output.add_argument("--task", default="spam",
                         help="short task name, used in the default output folder and the card")
     output.add_argument("--output-dir", help="where the model is written (default: models/TASK)")
-    output.add_argument("--run-name", help="TensorBoard run name (default: date and time)")
-    output.add_argument("--resume", action="store_true",
-                        help="continue an interrupted run from its last epoch checkpoint")
-    output.add_argument("--push-to-hub", metavar="REPO_ID",
-                        help="after a successful run, upload the folder to this Hub repo")
+    add_run_flags(output)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> None:
     """Check the flags, train, and push when asked."""
-    for name in ("epochs", "batch_size", "eval_batch_size", "grad_accum", "max_length",
-                 "log_every"):
-        if getattr(args, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+    require_at_least_one(args, ("epochs", "batch_size", "eval_batch_size", "grad_accum",
+                                "max_length", "log_every"))
     if args.mixed_precision == "fp16" and not torch.cuda.is_available():
         raise UserError("--mixed-precision fp16 needs a CUDA GPU; use bf16 or no on this machine")
     if not 0 < args.validation_size + args.test_size < 1:
         raise UserError("--validation-size and --test-size must be positive and sum below 1")
-    output_dir = train_classifier(args)
-    if args.push_to_hub:
-        from hub_utils.hub import push
-
-        print(f"pushed: {push(output_dir, args.push_to_hub)}")
+    push_if_asked(train_classifier(args), args)
 
 
 def train_classifier(args: argparse.Namespace) -> Path:

@@ -24,6 +24,7 @@ from hub_utils.topic_model import MODEL_TYPES, TopicModel
 from train import topic_metrics
 from train.errors import UserError
 from train.outputs import atomic_output_dir, write_json
+from train.run_flags import add_run_flags, push_if_asked, require_at_least_one
 from train.topic_card import write_topic_card
 from train.topic_data import (
     BagOfWords,
@@ -97,28 +98,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     output.add_argument("--cache-dir",
                         help="folder of cached document embeddings, keyed by encoder and corpus; "
                              "when not given, .cache/embeddings beside the output folder")
-    output.add_argument("--run-name", help="TensorBoard run name; when not given, date and time")
-    output.add_argument("--resume", action="store_true",
-                        help="continue an interrupted run from its last epoch checkpoint")
-    output.add_argument("--push-to-hub", metavar="REPO_ID",
-                        help="after a successful run, upload the folder to this Hub repo")
+    add_run_flags(output)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> None:
     """Check the flags, train, and push when asked."""
     _check_flags(args)
-    output_dir = train_topic_model(args)
-    if args.push_to_hub:
-        from hub_utils.hub import push
-
-        print(f"pushed: {push(output_dir, args.push_to_hub)}")
+    push_if_asked(train_topic_model(args), args)
 
 
 def _check_flags(args: argparse.Namespace) -> None:
-    for name in ("epochs", "batch_size", "n_topics", "patience", "min_epochs", "cpu_threads"):
-        if getattr(args, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be at least 1")
+    require_at_least_one(args, ("epochs", "batch_size", "n_topics", "patience", "min_epochs",
+                                "cpu_threads"))
     if args.vocab_size < 2:
         raise UserError("--vocab-size must be at least 2")
     if args.lr <= 0:
