@@ -322,12 +322,17 @@ def metrics_markdown(models: Models) -> str:
     lines = []
     classifier, topics = models.classifier, models.topics
     if classifier.ok:
+        served = classifier.model.backend.startswith("ONNX") and classifier.metrics.get(
+            "test_onnx_int8"
+        )
         lines += metrics_table(
-            "Classifier test metrics", classifier.metrics.get("test") or classifier.card.metrics
+            "Classifier test metrics" + (" (the int8 ONNX export, as served)" if served else ""),
+            served or classifier.metrics.get("test") or classifier.card.metrics,
         )
         labels = ", ".join(f"`{label}`" for label in classifier.model.labels)
         lines.append(
-            f"\nLabels {labels}; texts are read up to {classifier.model.max_length} tokens."
+            f"\nLabels {labels}; texts are read up to {classifier.model.max_length} tokens; "
+            f"served with {classifier.model.backend}."
         )
     if topics.ok:
         lines += metrics_table(

@@ -1,7 +1,8 @@
 """Benchmark ``train classify`` on the SMS spam file against three baselines in the same run.
 
 1. ``python -m train classify`` with its defaults (a subprocess, so its peak RSS is its own);
-   then inference speed of the saved model at batch 1 and 32 on the test split.
+   then inference speed of the saved model at batch 1 and 32 on the test split, through the
+   app's ``TextClassifier``.
 2. TF-IDF + linear SVM (scikit-learn) on the same split.
 3. The same model and settings with the transformers ``Trainer`` (training samples/s).
 4. A plain PyTorch loop padding every message to 64 tokens, like the original notebook
@@ -40,6 +41,7 @@ from transformers import (  # noqa: E402
 )
 
 from hub_utils.encoder import resolve_encoder  # noqa: E402
+from hub_utils.text_classifier import TextClassifier  # noqa: E402
 from train.data import load_classification_data  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "sms_spam" / "spamdata_v2.csv"
@@ -70,17 +72,14 @@ def train_ours(output_dir: Path) -> dict:
 
 
 def inference_speed(model_dir: Path, texts: list[str]) -> dict[str, float]:
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+    """Messages/s through the app's own classifier (length-sorted batches, as served)."""
+    classifier = TextClassifier.from_folder(model_dir)
+    classifier.predict(texts[:32])  # warm-up: first calls allocate
     speeds = {}
     for batch_size in (1, 32):
         sample = texts if batch_size > 1 else texts[:300]
         started = time.perf_counter()
-        with torch.inference_mode():
-            for i in range(0, len(sample), batch_size):
-                batch = tokenizer(sample[i:i + batch_size], truncation=True, max_length=128,
-                                  padding=True, return_tensors="pt")
-                model(**batch)
+        classifier.predict(sample, batch_size=batch_size)
         speeds[f"messages_per_second_batch_{batch_size}"] = round(
             len(sample) / (time.perf_counter() - started), 1)
     return speeds

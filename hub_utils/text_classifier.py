@@ -2,6 +2,8 @@
 word attributions.
 
 Works for any label set (spam/ham, sentiment, intents): the labels come from ``config.json``.
+Runs the int8 ONNX export (``onnx/model_quantized.onnx``) with ONNX Runtime when the folder has
+it, about twice as fast on CPU, else the PyTorch weights.
 
     >>> classifier = TextClassifier.from_folder("models/spam")
     >>> classifier.predict(["WINNER! Claim your free prize now"])[0].probabilities
@@ -13,17 +15,20 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import onnxruntime
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 # Texts are cut to this many characters before tokenizing: far more than any model here reads
 # (128 tokens is under 1,000 characters), and it bounds the work a huge paste can cause.
 MAX_CHARS = 20_000
 BATCH_SIZE = 64
+ONNX_FILE = "onnx/model_quantized.onnx"
 _WORD = re.compile(r"\S+")
 # Unicode's control characters (category Cc) except tab, line feed and carriage return.
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -58,21 +63,30 @@ def clean_text(text: str) -> tuple[str, list[str]]:
 
 
 class TextClassifier:
-    """A sequence-classification model and its tokenizer, ready for batched CPU inference."""
+    """A classifier's forward pass (PyTorch or ONNX Runtime) and its tokenizer, ready for
+    batched CPU inference."""
 
-    def __init__(self, model: torch.nn.Module, tokenizer, max_length: int) -> None:
-        self.model = model.eval()
+    def __init__(
+        self,
+        logits: Callable[[dict[str, np.ndarray]], np.ndarray],
+        tokenizer,
+        labels: list[str],
+        max_length: int,
+        backend: str,
+    ) -> None:
+        self.logits = logits  # tokenized inputs (int64 arrays) -> logits (batch x labels)
         self.tokenizer = tokenizer
+        self.labels = labels
         self.max_length = max_length
-        id2label = model.config.id2label
-        self.labels = [str(id2label[i]) for i in range(len(id2label))]
+        self.backend = backend  # said in the app's About tab
 
     @classmethod
-    def from_folder(cls, folder: str | Path) -> TextClassifier:
+    def from_folder(cls, folder: str | Path, prefer_onnx: bool = True) -> TextClassifier:
         """Load a ``train classify`` output folder (or any transformers classifier folder).
 
-        The maximum length is the one the model was trained with (``training_config.json``),
-        else the smaller of the tokenizer's and the position embeddings' limits.
+        Uses ``onnx/model_quantized.onnx`` when present and ``prefer_onnx``. The maximum
+        length is the one the model was trained with (``training_config.json``), else the
+        smaller of the tokenizer's and the position embeddings' limits.
         """
         folder = Path(folder)
         tokenizer = AutoTokenizer.from_pretrained(folder)
@@ -81,18 +95,38 @@ class TextClassifier:
                 f"{folder} has no fast tokenizer (tokenizer.json): re-save it with "
                 "a recent transformers"
             )
-        model = AutoModelForSequenceClassification.from_pretrained(folder)
+        config = AutoConfig.from_pretrained(folder)
+        labels = [str(config.id2label[i]) for i in range(len(config.id2label))]
         limits = [
             tokenizer.model_max_length,
-            getattr(model.config, "max_position_embeddings", tokenizer.model_max_length),
+            getattr(config, "max_position_embeddings", tokenizer.model_max_length),
         ]
         training_config = folder / "training_config.json"
         if training_config.is_file():
             trained = json.loads(training_config.read_text(encoding="utf-8"))
             limits.append(trained.get("args", {}).get("max_length") or limits[0])
-        return cls(model, tokenizer, int(min(limits)))
+        max_length = int(min(limits))
+        if prefer_onnx and (folder / ONNX_FILE).is_file():
+            session = onnxruntime.InferenceSession(
+                str(folder / ONNX_FILE), providers=["CPUExecutionProvider"]
+            )
+            return cls(
+                lambda inputs: session.run(["logits"], inputs)[0],
+                tokenizer,
+                labels,
+                max_length,
+                "ONNX Runtime, int8 weights",
+            )
+        model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
 
-    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        def logits(inputs: dict[str, np.ndarray]) -> np.ndarray:
+            with torch.inference_mode():
+                tensors = {name: torch.from_numpy(array) for name, array in inputs.items()}
+                return model(**tensors).logits.float().numpy()
+
+        return cls(logits, tokenizer, labels, max_length, "PyTorch, float32")
+
+    def predict(self, texts: Sequence[str], batch_size: int = BATCH_SIZE) -> list[Prediction]:
         """Probabilities of every label for each text (cleaned with ``clean_text`` first).
 
         Texts are batched by length so that short ones are not padded to long ones. An empty
@@ -101,8 +135,8 @@ class TextClassifier:
         cleaned = [clean_text(text) for text in texts]
         order = sorted(range(len(cleaned)), key=lambda i: len(cleaned[i][0]))
         results: list[Prediction | None] = [None] * len(cleaned)
-        for start in range(0, len(order), BATCH_SIZE):
-            rows = order[start : start + BATCH_SIZE]
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
             batch = [cleaned[i][0] for i in rows]
             for i, prediction in zip(rows, self._forward(batch), strict=True):
                 prediction.notes = cleaned[i][1]
@@ -154,11 +188,11 @@ class TextClassifier:
         first = [samples.index(i) for i in range(len(texts))]
         names = [name for name in self.tokenizer.model_input_names if name in encoded]
         inputs = self.tokenizer.pad(
-            {name: [encoded[name][row] for row in first] for name in names}, return_tensors="pt"
+            {name: [encoded[name][row] for row in first] for name in names}, return_tensors="np"
         )
-        with torch.inference_mode():
-            logits = self.model(**inputs).logits
-        probabilities = torch.softmax(logits.float(), dim=-1).tolist()
+        logits = self.logits({name: array.astype(np.int64) for name, array in inputs.items()})
+        exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        probabilities = (exp / exp.sum(axis=-1, keepdims=True)).tolist()
         return [
             Prediction(
                 dict(zip(self.labels, probs, strict=True)),

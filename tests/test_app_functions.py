@@ -296,11 +296,23 @@ def test_a_model_that_cannot_load_explains_what_and_how_to_fix(tmp_path, trained
             call()
 
 
-def test_card_examples_come_from_the_widget_or_the_usage_snippet(trained_classifier, tmp_path):
+def test_card_examples_come_from_the_widget_or_the_usage_snippet(trained_classifier, spam_csv,
+                                                                  tmp_path):
     card = Card.read(trained_classifier / "README.md")
     assert card.task == "spam" and card.title.startswith("spam classifier")
     assert 0 <= card.metrics["F1 (spam)"] <= 1  # the model-index, shown when no eval_results
-    assert card.examples() == ["WINNER!! Claim your free prize now, call 09061701461"]
+    widget = card.metadata["widget"]
+    assert [example["example_title"] for example in widget] == ["ham", "spam"]
+    data = pd.read_csv(spam_csv)
+    for label, example in enumerate(widget):  # a real message of that label (1 = spam)
+        assert example["text"] in set(data.loc[data["label"] == label, "text"])
+    assert card.examples() == [example["text"] for example in widget]
+    assert f"classifier({widget[0]['text']!r})" in card.body
+
+    snippet_only = tmp_path / "snippet" / "README.md"
+    snippet_only.parent.mkdir()
+    snippet_only.write_text('# A card\n\n```python\nclassifier("I loved every minute")\n```\n')
+    assert Card.read(snippet_only).examples() == ["I loved every minute"]
     assert Card.read(tmp_path / "README.md") == Card()
 
 

@@ -11,9 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from transformers import AutoModel, AutoModelForSequenceClassification
 
+from hub_utils.text_classifier import TextClassifier
 from tests.conftest import REPO_ROOT
 from tests.fixtures_classify import HAM_EXAMPLE, SPAM_EXAMPLE, classify_args
 from tests.hub_server import HubHTTPError
@@ -41,7 +44,8 @@ def _has_plugin(events: EventAccumulator, plugin: str) -> bool:
 
 def test_output_folder_has_every_file(trained_classifier):
     for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-                 "README.md", "eval_results.json", "training_config.json"):
+                 "README.md", "eval_results.json", "training_config.json",
+                 "onnx/model_quantized.onnx"):
         assert (trained_classifier / name).is_file(), name
     assert list((trained_classifier / "runs" / "test-run").glob("events.out.tfevents.*"))
     assert not list(trained_classifier.parent.glob(".spam*")), "work or temp folders left"
@@ -54,6 +58,30 @@ def test_pipeline_loads_the_folder_and_names_labels(trained_classifier):
     spam, ham = classifier([SPAM_EXAMPLE, HAM_EXAMPLE])
     assert spam["label"] == "spam" and spam["score"] > 0.5
     assert ham["label"] == "ham" and ham["score"] > 0.5
+
+
+def test_int8_onnx_export_predicts_like_the_pytorch_weights(trained_classifier):
+    served = TextClassifier.from_folder(trained_classifier)
+    reference = TextClassifier.from_folder(trained_classifier, prefer_onnx=False)
+    assert served.backend.startswith("ONNX") and reference.backend.startswith("PyTorch")
+    # One batch of very different lengths: the export must honour the padding mask.
+    texts = [SPAM_EXAMPLE, HAM_EXAMPLE, "ok", " ".join([HAM_EXAMPLE] * 6), "Cash prize 🎉 now"]
+    for ours, theirs in zip(served.predict(texts), reference.predict(texts), strict=True):
+        assert ours.label == theirs.label
+        for label in served.labels:
+            assert ours.probabilities[label] == pytest.approx(theirs.probabilities[label],
+                                                              abs=0.05)
+    # Dynamic quantization scales activations per batch, so a text's scores move a little
+    # with its batch companions; the padding itself must not matter.
+    alone = served.predict(["ok"])[0].probabilities
+    assert alone == pytest.approx(served.predict(texts)[2].probabilities, abs=0.01)
+
+    results = json.loads((trained_classifier / "eval_results.json").read_text())
+    assert set(results["test_onnx_int8"]) == set(results["test"]) - {"loss"}
+    assert results["test_onnx_int8"]["accuracy"] == pytest.approx(results["test"]["accuracy"],
+                                                                  abs=0.05)
+    card = (trained_classifier / "README.md").read_text()
+    assert f"test accuracy {results['test_onnx_int8']['accuracy']:.4f}" in card
 
 
 def test_tensorboard_has_curves_per_step_epoch_and_test(trained_classifier):
@@ -105,7 +133,8 @@ def test_model_card_metadata_parses_and_matches_results(trained_classifier):
 def test_resume_continues_an_interrupted_run(tmp_path, spam_csv, tiny_bert, capsys):
     output = tmp_path / "spam"
     work = tmp_path / ".spam.work"
-    args = classify_args(spam_csv, tiny_bert, output, "--epochs", "12")
+    args = classify_args(spam_csv, tiny_bert, output, "--epochs", "12", "--freeze-embeddings",
+                         "--no-onnx")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     process = subprocess.Popen([sys.executable, "-m", "train", *args], cwd=REPO_ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -133,9 +162,15 @@ def test_resume_continues_an_interrupted_run(tmp_path, spam_csv, tiny_bert, caps
     assert main([*args, "--resume"]) == 0
     assert f"resumed after epoch {killed_at['epoch']}" in capsys.readouterr().out
     assert (output / "model.safetensors").is_file() and not work.exists()
+    assert not (output / "onnx").exists()  # --no-onnx
     epochs_logged = steps_in_write_order(output / "runs" / "test-run", "validation/accuracy")
     assert len(epochs_logged) >= 12  # the killed run's epochs plus the resumed ones
     assert epochs_logged[-1] == 12 * 6  # 6 steps an epoch: the step count carried on
+
+    base = AutoModel.from_pretrained(tiny_bert)
+    trained = AutoModelForSequenceClassification.from_pretrained(output).bert
+    assert torch.equal(trained.get_input_embeddings().weight, base.get_input_embeddings().weight)
+    assert not torch.equal(trained.pooler.dense.weight, base.pooler.dense.weight)
 
 
 def test_resume_without_an_interrupted_run(tmp_path, spam_csv, tiny_bert, capsys):
