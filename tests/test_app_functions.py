@@ -320,6 +320,11 @@ def test_about_lists_sources_metrics_and_api(app_models, trained_classifier):
     about = app.about_markdown(app_models)
     assert f"`{trained_classifier}` (local folder)" in about
     assert " f1_spam |" in about and " npmi |" in about and "round_trip" not in about
+    # The classifier is served from its int8 ONNX export, so its table shows that one's scores.
+    assert "served with ONNX Runtime, int8 weights" in about
+    served = json.loads((trained_classifier / "eval_results.json").read_text())["test_onnx_int8"]
+    assert "(the int8 ONNX export, as served)" in about
+    assert "| " + " | ".join(f"{value:.4f}" for value in served.values()) + " |" in about
     for endpoint in ("/classify", "/explain", "/classify_batch", "/topics", "/topic_words"):
         assert f'api_name="{endpoint}"' in about
     assert "No metrics" in "\n".join(app.metrics_table("Classifier", {"loss": 0.1}))
