@@ -14,8 +14,8 @@ TOPIC_DATA := ../shared/data/gnews/GoogleNews.txt
 
 $(BIN)/activate: requirements.txt requirements-dev.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(BIN)/activate
 
 setup: $(BIN)/activate  ## virtual environment with every requirement
@@ -38,7 +38,7 @@ chromium:  ## Debian's Chromium for the browser tests (Playwright never download
 		apt-get install -y -q chromium chromium-driver)
 
 lint: setup
-	$(BIN)/ruff check .
+	$(BIN)/python -m ruff check .
 
 test: setup chromium lint  ## lint, then the whole test suite, offline with throw-away caches
 	tmp=$$(mktemp -d) && HF_HOME=$$tmp/hf MPLCONFIGDIR=$$tmp/mpl CHROMIUM=$(CHROMIUM) \
