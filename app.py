@@ -27,7 +27,13 @@ from hub_utils.defaults import SPACE_REPO, SPAM_MODEL_REPO, TOPIC_MODEL_REPO
 from hub_utils.runtime import return_large_frees_to_the_system, run_model
 from hub_utils.serving import LoadedModel, load_model, model_source
 from hub_utils.tensorboard_scalars import metric_curves, metrics
-from hub_utils.text_classifier import Prediction, TextClassifier, clean_text
+from hub_utils.text_classifier import (
+    ONNX_BACKEND,
+    ONNX_RESULTS,
+    Prediction,
+    TextClassifier,
+    clean_text,
+)
 from hub_utils.topic_model import TopicModel
 from hub_utils.topic_views import (
     distribution_table,
@@ -322,9 +328,7 @@ def metrics_markdown(models: Models) -> str:
     lines = []
     classifier, topics = models.classifier, models.topics
     if classifier.ok:
-        served = classifier.model.backend.startswith("ONNX") and classifier.metrics.get(
-            "test_onnx_int8"
-        )
+        served = classifier.model.backend == ONNX_BACKEND and classifier.metrics.get(ONNX_RESULTS)
         lines += metrics_table(
             "Classifier test metrics" + (" (the int8 ONNX export, as served)" if served else ""),
             served or classifier.metrics.get("test") or classifier.card.metrics,

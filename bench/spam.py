@@ -45,7 +45,7 @@ from transformers import (  # noqa: E402
 )
 
 from hub_utils.encoder import resolve_encoder  # noqa: E402
-from hub_utils.text_classifier import TextClassifier  # noqa: E402
+from hub_utils.text_classifier import ONNX_RESULTS, TextClassifier  # noqa: E402
 from train.__main__ import build_parser  # noqa: E402
 from train.data import load_classification_data  # noqa: E402
 
@@ -71,9 +71,13 @@ def train_ours(output_dir: Path) -> dict:
     return {"wall_seconds": round(wall, 1), "train_seconds": config["train_seconds"],
             "train_samples_per_second": config["train_samples_per_second"],
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
-            "accuracy": test["accuracy"], "spam_precision": test["precision_spam"],
-            "spam_recall": test["recall_spam"], "spam_f1": test["f1_spam"],
-            "epochs": config["args"]["epochs"]}
+            **spam_scores(test), "epochs": config["args"]["epochs"]}
+
+
+def spam_scores(test: dict[str, float]) -> dict[str, float]:
+    """The quality table's columns from an ``eval_results.json`` block of test metrics."""
+    return {"accuracy": test["accuracy"], "spam_precision": test["precision_spam"],
+            "spam_recall": test["recall_spam"], "spam_f1": test["f1_spam"]}
 
 
 def inference_speed(model_dir: Path, texts: list[str], rounds: int = 3) -> dict[str, float]:
@@ -226,7 +230,7 @@ def main() -> None:
         after = {"trainer": trainer_baseline(splits, work, settings),
                  "fixed_padding": fixed_padding_baseline(splits, settings)}
         inference = inference_speed(work / "spam", splits["test"].texts)
-        served = json.loads((work / "spam" / "eval_results.json").read_text())["test_onnx_int8"]
+        served = json.loads((work / "spam" / "eval_results.json").read_text())[ONNX_RESULTS]
     baselines = {name: {"before": before[name]["train_samples_per_second"],
                         "after": after[name]["train_samples_per_second"],
                         "train_samples_per_second": round(
@@ -238,10 +242,7 @@ def main() -> None:
         "load_average": round(load_average, 2),
         "split_sizes": {name: len(s.texts) for name, s in splits.items()},
         "ours": ours,
-        "served_onnx_int8": {"accuracy": served["accuracy"],
-                             "spam_precision": served["precision_spam"],
-                             "spam_recall": served["recall_spam"],
-                             "spam_f1": served["f1_spam"]},
+        "served_onnx_int8": spam_scores(served),
         "inference_messages_per_second": inference,
         "tfidf_svm": tfidf_svm(splits),
         **baselines,

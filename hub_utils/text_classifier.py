@@ -29,6 +29,8 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 MAX_CHARS = 20_000
 BATCH_SIZE = 64
 ONNX_FILE = "onnx/model_quantized.onnx"
+ONNX_BACKEND = "ONNX Runtime, int8 weights"
+ONNX_RESULTS = "test_onnx_int8"  # eval_results.json key: the ONNX export's own test metrics
 _WORD = re.compile(r"\S+")
 # Unicode's control characters (category Cc) except tab, line feed and carriage return.
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -115,7 +117,7 @@ class TextClassifier:
                 tokenizer,
                 labels,
                 max_length,
-                "ONNX Runtime, int8 weights",
+                ONNX_BACKEND,
             )
         model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
 

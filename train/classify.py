@@ -27,7 +27,7 @@ from transformers import (
 )
 
 from hub_utils.encoder import DEFAULT_ENCODER, resolve_encoder
-from hub_utils.text_classifier import TextClassifier
+from hub_utils.text_classifier import ONNX_RESULTS, TextClassifier
 from train.card import write_classifier_card
 from train.data import LabelledTexts, load_classification_data
 from train.errors import UserError
@@ -264,14 +264,15 @@ def train_classifier(args: argparse.Namespace) -> Path:
     }
     if accelerator.is_main_process:
         with atomic_output_dir(output_dir) as tmp:
-            accelerator.unwrap_model(best_model).save_pretrained(tmp)
+            best = accelerator.unwrap_model(best_model)
+            best.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
             write_json(tmp / "training_config.json", {"args": state["args"], **run_info})
             if args.onnx:
-                export_int8_onnx(accelerator.unwrap_model(best_model), tokenizer, tmp)
-                results["test_onnx_int8"] = served_test_metrics(tmp, splits["test"])
+                export_int8_onnx(best, tokenizer, tmp)
+                results[ONNX_RESULTS] = served_test_metrics(tmp, splits["test"])
                 print("test, int8 ONNX export: " + ", ".join(
-                    f"{k} {v:.4f}" for k, v in results["test_onnx_int8"].items()))
+                    f"{k} {v:.4f}" for k, v in results[ONNX_RESULTS].items()))
             write_json(tmp / "eval_results.json", results)
             write_classifier_card(tmp / "README.md", args=args, results=results,
                                   run_info=run_info, test=splits["test"])
