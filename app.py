@@ -34,7 +34,7 @@ from hub_utils.text_classifier import (
     TextClassifier,
     clean_text,
 )
-from hub_utils.topic_model import TopicModel
+from hub_utils.topic_onnx import load_topic_model
 from hub_utils.topic_views import (
     distribution_table,
     known_words,
@@ -58,7 +58,8 @@ SPLIT_COLORS = {
     "validation": "#f58518",
     "test": "#54a24b",
 }  # same in every chart
-HIDDEN_METRICS = {"loss", "round_trip_max_abs_diff"}  # not quality measures a reader compares
+# Not quality measures a reader compares: losses and the export self-checks.
+HIDDEN_METRICS = {"loss", "round_trip_max_abs_diff", "onnx_max_abs_diff"}
 FILE_PROGRESS = gr.Progress()  # Gradio shows a progress bar for a parameter defaulting to this
 HOW_TO_FIX = {
     "SPAM_MODEL": "train one with `python -m train classify --dataset "
@@ -91,7 +92,7 @@ def load_models(environ: Mapping[str, str] = os.environ) -> Models:
             spam, TextClassifier.from_folder, warm_up=lambda model: model.predict(["warm up"])
         ),
         topics=load_model(
-            topics, TopicModel.from_pretrained, warm_up=lambda model: model.predict(["warm up"])
+            topics, load_topic_model, warm_up=lambda model: model.predict(["warm up"])
         ),
     )
 
@@ -235,11 +236,10 @@ def find_topics(loaded: LoadedModel, text: str) -> tuple[pd.DataFrame, str, dict
         raise problem("Nothing to analyse: the text is empty. Type or paste a text.")
     model = loaded.model
     cleaned, notes = clean_text(text)
-    encoder = model.sentence_encoder
-    n_tokens = len(encoder.tokenizer(cleaned)["input_ids"])
-    if n_tokens > encoder.max_seq_length:
+    n_tokens = model.encoder_token_count(cleaned)
+    if n_tokens > model.encoder_max_tokens:
         notes.append(
-            f"the sentence encoder read its first {encoder.max_seq_length} of "
+            f"the sentence encoder read its first {model.encoder_max_tokens} of "
             f"{n_tokens} tokens; the word counts use the whole text"
         )
     known = known_words(model, cleaned)
@@ -345,7 +345,7 @@ def metrics_markdown(models: Models) -> str:
         config = topics.model.config
         lines.append(
             f"\n{config['n_topics']} topics over a {config['vocab_size']:,}-word vocabulary; "
-            f"encoder `{config['encoder']}`."
+            f"encoder `{config['encoder']}`; served with {topics.model.backend}."
         )
     return "\n".join(lines)
 

@@ -3,7 +3,9 @@ word attributions.
 
 Works for any label set (spam/ham, sentiment, intents): the labels come from ``config.json``.
 Runs the int8 ONNX export (``onnx/model_quantized.onnx``) with ONNX Runtime when the folder has
-it, about twice as fast on CPU, else the PyTorch weights.
+it, about twice as fast on CPU, else the PyTorch weights. Texts are tokenized with the
+``tokenizers`` library from ``tokenizer.json``, so serving the ONNX file imports neither torch
+nor transformers (they take most of an app's start-up time).
 
     >>> classifier = TextClassifier.from_folder("models/spam")
     >>> classifier.predict(["WINNER! Claim your free prize now"])[0].probabilities
@@ -12,17 +14,16 @@ it, about twice as fast on CPU, else the PyTorch weights.
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import onnxruntime
-import torch
-from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+from tokenizers import Tokenizer
 
 # Texts are cut to this many characters before tokenizing: far more than any model here reads
 # (128 tokens is under 1,000 characters), and it bounds the work a huge paste can cause.
@@ -31,6 +32,8 @@ BATCH_SIZE = 64
 ONNX_FILE = "onnx/model_quantized.onnx"
 ONNX_BACKEND = "ONNX Runtime, int8 weights"
 ONNX_RESULTS = "test_onnx_int8"  # eval_results.json key: the ONNX export's own test metrics
+# Tokenized inputs (int64 arrays by name) -> logits (batch x labels).
+Logits = Callable[[dict[str, np.ndarray]], np.ndarray]
 _WORD = re.compile(r"\S+")
 # Unicode's control characters (category Cc) except tab, line feed and carriage return.
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -70,44 +73,49 @@ class TextClassifier:
 
     def __init__(
         self,
-        logits: Callable[[dict[str, np.ndarray]], np.ndarray],
-        tokenizer,
+        logits: Logits,
+        tokenizer: Tokenizer,
+        input_names: list[str],
         labels: list[str],
-        max_length: int,
         backend: str,
     ) -> None:
-        self.logits = logits  # tokenized inputs (int64 arrays) -> logits (batch x labels)
-        self.tokenizer = tokenizer
+        self.logits = logits
+        self.tokenizer = tokenizer  # truncates to the model's maximum length, pads to the longest
+        self.input_names = input_names  # what ``logits`` takes, e.g. input_ids, attention_mask
         self.labels = labels
-        self.max_length = max_length
         self.backend = backend  # said in the app's About tab
+
+    @property
+    def max_length(self) -> int:
+        return int(self.tokenizer.truncation["max_length"])
 
     @classmethod
     def from_folder(cls, folder: str | Path, prefer_onnx: bool = True) -> TextClassifier:
-        """Load a ``train classify`` output folder (or any transformers classifier folder).
+        """Load a ``train classify`` output folder (or any transformers classifier folder with
+        a ``tokenizer.json``).
 
         Uses ``onnx/model_quantized.onnx`` when present and ``prefer_onnx``. The maximum
         length is the one the model was trained with (``training_config.json``), else the
         smaller of the tokenizer's and the position embeddings' limits.
         """
         folder = Path(folder)
-        tokenizer = AutoTokenizer.from_pretrained(folder)
-        if not tokenizer.is_fast:
+        if not (folder / "tokenizer.json").is_file():
             raise ValueError(
                 f"{folder} has no fast tokenizer (tokenizer.json): re-save it with "
                 "a recent transformers"
             )
-        config = AutoConfig.from_pretrained(folder)
-        labels = [str(config.id2label[i]) for i in range(len(config.id2label))]
-        limits = [
-            tokenizer.model_max_length,
-            getattr(config, "max_position_embeddings", tokenizer.model_max_length),
-        ]
+        config = _read_json(folder / "config.json")
+        id2label = config.get("id2label") or {}
+        labels = [str(id2label[str(i)]) for i in range(len(id2label))]
+        if len(labels) < 2:
+            raise ValueError(f"{folder}/config.json names no labels (id2label): not a classifier")
+        tokenizer_config = _read_json(folder / "tokenizer_config.json", missing_ok=True)
+        limits = [tokenizer_config.get("model_max_length"), config.get("max_position_embeddings")]
         training_config = folder / "training_config.json"
         if training_config.is_file():
-            trained = json.loads(training_config.read_text(encoding="utf-8"))
-            limits.append(trained.get("args", {}).get("max_length") or limits[0])
-        max_length = int(min(limits))
+            limits.append(_read_json(training_config).get("args", {}).get("max_length"))
+        max_length = int(min(limit for limit in limits if limit) if any(limits) else 512)
+        tokenizer = _batch_tokenizer(folder, tokenizer_config, max_length)
         if prefer_onnx and (folder / ONNX_FILE).is_file():
             session = onnxruntime.InferenceSession(
                 str(folder / ONNX_FILE), providers=["CPUExecutionProvider"]
@@ -115,18 +123,12 @@ class TextClassifier:
             return cls(
                 lambda inputs: session.run(["logits"], inputs)[0],
                 tokenizer,
+                [node.name for node in session.get_inputs()],
                 labels,
-                max_length,
                 ONNX_BACKEND,
             )
-        model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
-
-        def logits(inputs: dict[str, np.ndarray]) -> np.ndarray:
-            with torch.inference_mode():
-                tensors = {name: torch.from_numpy(array) for name, array in inputs.items()}
-                return model(**tensors).logits.float().numpy()
-
-        return cls(logits, tokenizer, labels, max_length, "PyTorch, float32")
+        logits, input_names = _pytorch_logits(folder)
+        return cls(logits, tokenizer, input_names, labels, "PyTorch, float32")
 
     def predict(self, texts: Sequence[str], batch_size: int = BATCH_SIZE) -> list[Prediction]:
         """Probabilities of every label for each text (cleaned with ``clean_text`` first).
@@ -177,29 +179,71 @@ class TextClassifier:
         return segments
 
     def _forward(self, texts: list[str]) -> list[Prediction]:
-        # Overflow rows tell which texts were cut; only each text's first row is classified.
-        encoded = self.tokenizer(
-            texts,
-            truncation=True,
-            max_length=self.max_length,
-            return_overflowing_tokens=True,
-            return_offsets_mapping=True,
+        encodings = self.tokenizer.encode_batch(texts)
+        features = {
+            "input_ids": [e.ids for e in encodings],
+            "attention_mask": [e.attention_mask for e in encodings],
+            "token_type_ids": [e.type_ids for e in encodings],
+        }
+        logits = self.logits(
+            {name: np.asarray(features[name], dtype=np.int64) for name in self.input_names}
         )
-        samples = encoded["overflow_to_sample_mapping"]
-        rows_per_text = Counter(samples)
-        first = [samples.index(i) for i in range(len(texts))]
-        names = [name for name in self.tokenizer.model_input_names if name in encoded]
-        inputs = self.tokenizer.pad(
-            {name: [encoded[name][row] for row in first] for name in names}, return_tensors="np"
-        )
-        logits = self.logits({name: array.astype(np.int64) for name, array in inputs.items()})
         exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
         probabilities = (exp / exp.sum(axis=-1, keepdims=True)).tolist()
         return [
             Prediction(
                 dict(zip(self.labels, probs, strict=True)),
-                truncated=rows_per_text[i] > 1,
-                chars_read=max(end for _, end in encoded["offset_mapping"][row]),
+                truncated=bool(encoding.overflowing),  # the tokens cut off, if any
+                chars_read=max((end for _, end in encoding.offsets), default=0),
             )
-            for i, (probs, row) in enumerate(zip(probabilities, first, strict=True))
+            for probs, encoding in zip(probabilities, encodings, strict=True)
         ]
+
+
+def _batch_tokenizer(folder: Path, tokenizer_config: dict, max_length: int) -> Tokenizer:
+    """The folder's ``tokenizer.json``, set to truncate at ``max_length`` and to pad a batch
+    to its longest text, as the transformers tokenizer did in training."""
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer.enable_truncation(max_length)
+    pad_token = tokenizer_config.get("pad_token")
+    if isinstance(pad_token, dict):  # older transformers saved special tokens as objects
+        pad_token = pad_token.get("content")
+    pad_id = tokenizer.token_to_id(pad_token) if pad_token else None
+    if pad_id is None:
+        raise ValueError(f"{folder}: the tokenizer has no padding token, so texts cannot batch")
+    tokenizer.enable_padding(
+        direction="left" if tokenizer_config.get("padding_side") == "left" else "right",
+        pad_id=pad_id,
+        pad_type_id=int(tokenizer_config.get("pad_token_type_id") or 0),
+        pad_token=pad_token,
+    )
+    return tokenizer
+
+
+def _pytorch_logits(folder: Path) -> tuple[Logits, list[str]]:
+    """The folder's PyTorch weights as a logits function, and the inputs its model takes.
+    Imported here: serving the ONNX export needs neither torch nor transformers."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    accepted = inspect.signature(model.forward).parameters
+    input_names = [
+        name for name in ("input_ids", "attention_mask", "token_type_ids") if name in accepted
+    ]
+
+    def logits(inputs: dict[str, np.ndarray]) -> np.ndarray:
+        with torch.inference_mode():
+            tensors = {name: torch.from_numpy(array) for name, array in inputs.items()}
+            return model(**tensors).logits.float().numpy()
+
+    return logits, input_names
+
+
+def _read_json(path: Path, missing_ok: bool = False) -> dict:
+    if missing_ok and not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise ValueError(f"{path.parent} is not a saved classifier: no {path.name}") from err

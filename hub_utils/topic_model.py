@@ -3,7 +3,8 @@
 The network is the ``contextualized-topic-models`` package's own ``DecoderNetwork`` (ProdLDA fed
 with sentence embeddings, CombinedTM or ZeroShotTM). A saved folder holds ``config.json``,
 ``model.safetensors``, ``vocab.json`` and ``topics.json``: no pickle, so loading runs no code
-from the folder, and no training corpus is needed to predict.
+from the folder, and no training corpus is needed to predict. ``train topics`` adds
+``onnx/topic_model.onnx``, which ``hub_utils.topic_onnx`` serves without torch.
 
     >>> model = TopicModel.from_pretrained("bert-hub-kit/gnews-ctm-minilm")  # or a folder
     >>> model.topics(5)[0]
@@ -14,8 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import string
-import unicodedata
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,52 +27,30 @@ from safetensors.torch import load_file, save_file
 from scipy import sparse
 from torch import nn
 
+from hub_utils.bag_of_words import bag_of_words
 from hub_utils.encoder import DEFAULT_ENCODER, resolve_encoder
 from hub_utils.errors import HubError
+from hub_utils.topic_format import (
+    CONFIG_FILE,
+    TOPICS_FILE,
+    VOCAB_FILE,
+    WEIGHTS_FILE,
+    check_texts,
+    top_words,
+    word_weights,
+    write_json,
+)
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 MODEL_TYPES = ("combined", "zeroshot")
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
-VOCAB_FILE = "vocab.json"
-TOPICS_FILE = "topics.json"
 TOPIC_WORDS_SAVED = 25  # words per topic in topics.json: enough for topic diversity at 25
 # Up to this many texts, predict runs on one thread (see predict).
 _ONE_THREAD_BATCH = 16
 
 # Set by DecoderNetwork.forward as an alias of ``beta``; a fresh network lacks it.
 _ALIAS_KEYS = ("topic_word_matrix",)
-_SEPARATORS = str.maketrans(
-    string.punctuation + string.digits, " " * (len(string.punctuation) + len(string.digits))
-)
-
-
-def normalize(text: str) -> str:
-    """Lower-case, strip accents, and turn punctuation and digits into spaces.
-
-    The same steps, in the same order, as the package's ``WhiteSpacePreprocessingStopwords``
-    before it splits on white space, so new texts meet the vocabulary as the training data did.
-    """
-    decomposed = unicodedata.normalize("NFD", text.lower())
-    stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
-    return unicodedata.normalize("NFC", stripped).translate(_SEPARATORS)
-
-
-def bag_of_words(texts: Sequence[str], vocab: Sequence[str]) -> sparse.csr_matrix:
-    """Word counts of ``texts`` over ``vocab`` (one row per text); unknown words are ignored."""
-    index = {word: i for i, word in enumerate(vocab)}
-    rows, cols = [], []
-    for row, text in enumerate(texts):
-        for word in normalize(text).split():
-            column = index.get(word)
-            if column is not None:
-                rows.append(row)
-                cols.append(column)
-    counts = np.ones(len(rows), dtype=np.float32)
-    # Duplicate (row, col) pairs are summed, which is what counting means.
-    return sparse.csr_matrix((counts, (rows, cols)), shape=(len(texts), len(vocab)))
 
 
 @contextlib.contextmanager
@@ -126,6 +103,8 @@ class TopicModel(
     ``vocab`` is the bag-of-words vocabulary in column order; ``embedding_dim`` the size of the
     ``encoder``'s sentence embeddings. The other arguments are the package's network settings.
     """
+
+    backend = "PyTorch, float32"  # said in the app's About tab
 
     def __init__(
         self,
@@ -183,12 +162,25 @@ class TopicModel(
             "inference": "posterior mean (deterministic)",
         }
 
+    @property
+    def encoder_max_tokens(self) -> int:
+        """How many tokens of a text the sentence encoder reads."""
+        return int(self.sentence_encoder.max_seq_length)
+
+    def encoder_token_count(self, text: str) -> int:
+        """How many tokens ``text`` has for the sentence encoder, special tokens included."""
+        return len(self.sentence_encoder.tokenizer(text)["input_ids"])
+
     def topics(self, k: int = 10) -> list[list[str]]:
         """The ``k`` most weighted words of each topic, most weighted first."""
-        if not 1 <= k <= len(self.vocab):
-            raise ValueError(f"k must be between 1 and the vocabulary size {len(self.vocab)}")
-        top = torch.topk(self.network.beta.detach().cpu(), k, dim=1).indices
-        return [[self.vocab[i] for i in row] for row in top.tolist()]
+        return top_words(self._beta(), self.vocab, k)
+
+    def topic_word_weights(self) -> np.ndarray:
+        """Each topic's distribution over the vocabulary, shape ``(n_topics, vocab size)``."""
+        return word_weights(self._beta())
+
+    def _beta(self) -> np.ndarray:
+        return self.network.beta.detach().cpu().float().numpy()
 
     def forward(self, bow: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
         """Topic distributions: softmax of the posterior mean, so no sampling noise."""
@@ -227,14 +219,7 @@ class TopicModel(
         Words outside the vocabulary are ignored; a text with no known word still gets a
         distribution from its sentence embedding. Empty or blank texts raise ``ValueError``.
         """
-        if isinstance(texts, str):
-            raise ValueError("predict takes a list of texts, not a single string")
-        texts = list(texts)
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise ValueError(f"text {i} is a {type(text).__name__}, not a string")
-            if not text.strip():
-                raise ValueError(f"text {i} is empty: there is nothing to find topics in")
+        texts = check_texts(texts)
         if not texts:
             return np.zeros((0, self.n_topics), np.float32)
         # A few short texts are too small a job to split: on a busy 2-core machine one text took
@@ -267,9 +252,9 @@ class TopicModel(
 
     def _save_pretrained(self, save_directory: Path) -> None:
         save_directory = Path(save_directory)
-        _write_json(save_directory / CONFIG_FILE, self.config)
-        _write_json(save_directory / VOCAB_FILE, self.vocab)
-        _write_json(
+        write_json(save_directory / CONFIG_FILE, self.config)
+        write_json(save_directory / VOCAB_FILE, self.vocab)
+        write_json(
             save_directory / TOPICS_FILE, self.topics(min(TOPIC_WORDS_SAVED, len(self.vocab)))
         )
         save_file(self.network_state(), str(save_directory / WEIGHTS_FILE), {"format": "pt"})
@@ -311,6 +296,3 @@ class TopicModel(
         model.eval()
         return model
 
-
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

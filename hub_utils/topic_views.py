@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import torch
 
-from hub_utils.topic_model import TopicModel, bag_of_words
+from hub_utils.bag_of_words import bag_of_words
+from hub_utils.topic_format import ServedTopicModel
 
 
-def topic_names(model: TopicModel, n_words: int = 3) -> list[str]:
+def topic_names(model: ServedTopicModel, n_words: int = 3) -> list[str]:
     """Short unique names such as ``"4: stock, market, shares"`` (id, then top words)."""
     return [
         f"{i}: {', '.join(words)}"
@@ -18,7 +18,9 @@ def topic_names(model: TopicModel, n_words: int = 3) -> list[str]:
     ]
 
 
-def distribution_table(model: TopicModel, distribution: np.ndarray, top: int = 10) -> pd.DataFrame:
+def distribution_table(
+    model: ServedTopicModel, distribution: np.ndarray, top: int = 10
+) -> pd.DataFrame:
     """The ``top`` most probable topics of one document, most probable first.
 
     Columns: ``topic`` (id), ``name`` (``topic_names``), ``probability``.
@@ -34,7 +36,7 @@ def distribution_table(model: TopicModel, distribution: np.ndarray, top: int = 1
     )
 
 
-def topics_table(model: TopicModel, n_words: int = 10) -> pd.DataFrame:
+def topics_table(model: ServedTopicModel, n_words: int = 10) -> pd.DataFrame:
     """Every topic with its top words: columns ``topic`` and ``top words``."""
     topics = model.topics(min(n_words, len(model.vocab)))
     return pd.DataFrame(
@@ -42,18 +44,18 @@ def topics_table(model: TopicModel, n_words: int = 10) -> pd.DataFrame:
     )
 
 
-def topic_words(model: TopicModel, topic: int, n_words: int = 15) -> pd.DataFrame:
+def topic_words(model: ServedTopicModel, topic: int, n_words: int = 15) -> pd.DataFrame:
     """One topic's most probable words: columns ``word`` and ``weight`` (the word's probability
     in the topic, the softmax of the decoder's ``beta`` row), heaviest first."""
     if not 0 <= topic < model.n_topics:
         raise ValueError(f"topic must be between 0 and {model.n_topics - 1}, not {topic}")
-    weights = torch.softmax(model.network.beta.detach().cpu()[topic].float(), dim=0)
-    values, indices = torch.topk(weights, min(n_words, len(model.vocab)))
+    weights = model.topic_word_weights()[topic]
+    heaviest = np.argsort(-weights, kind="stable")[: min(n_words, len(model.vocab))]
     return pd.DataFrame(
-        {"word": [model.vocab[i] for i in indices.tolist()], "weight": values.tolist()}
+        {"word": [model.vocab[i] for i in heaviest], "weight": weights[heaviest].astype(float)}
     )
 
 
-def known_words(model: TopicModel, text: str) -> int:
+def known_words(model: ServedTopicModel, text: str) -> int:
     """How many of the text's words are in the model's vocabulary (the bag of words it sees)."""
     return int(bag_of_words([text], model.vocab).sum())

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import subprocess
+import sys
 import threading
 
 import gradio as gr
@@ -17,8 +20,9 @@ from hub_utils.runtime import run_model
 from hub_utils.serving import Card, LoadedModel, ModelSource, load_model, model_source
 from hub_utils.tensorboard_scalars import metric_curves, metrics
 from hub_utils.text_classifier import TextClassifier
-from hub_utils.topic_model import TopicModel
+from hub_utils.topic_onnx import load_topic_model
 from tests.fixtures_classify import HAM_EXAMPLE, SPAM_EXAMPLE
+from tests.fixtures_hub import REPO_ROOT
 
 MIXED_SCRIPTS = "WINNER!\x00\x07 Claim your free cash prize 🎉🎁 日本語 привет مرحبا now"
 
@@ -285,7 +289,7 @@ def test_a_model_that_cannot_load_explains_what_and_how_to_fix(tmp_path, trained
     wrong_kind = load_model(ModelSource("SPAM_MODEL", str(trained_topic_model)),
                             TextClassifier.from_folder)
     assert not wrong_kind.ok and wrong_kind.error
-    not_topics = load_model(ModelSource("TOPIC_MODEL", str(tmp_path)), TopicModel.from_pretrained)
+    not_topics = load_model(ModelSource("TOPIC_MODEL", str(tmp_path)), load_topic_model)
     assert "no config.json" in not_topics.error
     labels, notes = app.classify_texts(missing, ["hello"])
     assert labels == [None] and "SPAM_MODEL" in notes[0]
@@ -328,3 +332,30 @@ def test_about_lists_sources_metrics_and_api(app_models, trained_classifier):
     for endpoint in ("/classify", "/explain", "/classify_batch", "/topics", "/topic_words"):
         assert f'api_name="{endpoint}"' in about
     assert "No metrics" in "\n".join(app.metrics_table("Classifier", {"loss": 0.1}))
+
+
+# Loads both models as ``python app.py`` does and reports what that imported.
+SERVE_AND_LIST_MODULES = """
+import json, sys
+import app
+models = app.load_models()
+app.build_demo(models)
+heavy = ["torch", "transformers", "sentence_transformers", "contextualized_topic_models"]
+print(json.dumps({"backends": [models.classifier.model.backend, models.topics.model.backend],
+                  "imported": [name for name in heavy if name in sys.modules]}))
+"""
+
+
+def test_the_app_serves_both_exports_without_torch(trained_classifier, trained_topic_model,
+                                                   tmp_path):
+    """Both training commands write ONNX exports, and the app serves them with ONNX Runtime
+    alone: torch, transformers and sentence-transformers (most of the start-up time, and
+    memory) are never imported."""
+    env = {**os.environ, "SPAM_MODEL": str(trained_classifier),
+           "TOPIC_MODEL": str(trained_topic_model)}
+    result = subprocess.run([sys.executable, "-c", SERVE_AND_LIST_MODULES], cwd=REPO_ROOT,
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert all(backend.startswith("ONNX Runtime") for backend in report["backends"])
+    assert report["imported"] == []

@@ -84,6 +84,23 @@ def test_int8_onnx_export_predicts_like_the_pytorch_weights(trained_classifier):
     assert f"test accuracy {results['test_onnx_int8']['accuracy']:.4f}" in card
 
 
+def test_serving_tokenizes_as_the_transformers_tokenizer(trained_classifier):
+    """Serving reads tokenizer.json with ``tokenizers`` alone (no transformers import): the ids,
+    the truncation and the padding must be what training's tokenizer gives."""
+    from transformers import AutoTokenizer
+
+    served = TextClassifier.from_folder(trained_classifier)
+    reference = AutoTokenizer.from_pretrained(trained_classifier)
+    texts = [SPAM_EXAMPLE, "Cash prize 🎉 now", "日本語 привет مرحبا", "tab\there\x07",
+             " ".join([HAM_EXAMPLE] * 20)]
+    ours = served.tokenizer.encode_batch(texts)
+    theirs = reference(texts, truncation=True, max_length=served.max_length, padding=True)
+    assert [e.ids for e in ours] == theirs["input_ids"]
+    assert [e.attention_mask for e in ours] == theirs["attention_mask"]
+    assert [e.type_ids for e in ours] == theirs["token_type_ids"]
+    assert len(ours[-1].ids) == served.max_length and ours[-1].overflowing
+
+
 def test_tensorboard_has_curves_per_step_epoch_and_test(trained_classifier):
     curves = scalars(trained_classifier / "runs" / "test-run")
     losses = [event.value for event in curves["train/loss"]]

@@ -88,7 +88,7 @@ def test_an_interrupted_run_leaves_no_output_and_resumes(
         corpus: list[str], trained_topic_model: Path) -> None:
     output_dir = tmp_path / "topics"
     flags = [*corpus, "--output-dir", str(output_dir), "--n-topics", "3", "--batch-size", "32",
-             "--min-epochs", "1", "--patience", "50", "--run-name", "resumed",
+             "--min-epochs", "1", "--patience", "50", "--run-name", "resumed", "--no-onnx",
              "--cache-dir", str(trained_topic_model.parent / ".cache" / "embeddings")]
 
     def crash(*args: object, **kwargs: object) -> None:
@@ -113,3 +113,4 @@ def test_an_interrupted_run_leaves_no_output_and_resumes(
     assert [entry["epoch"] for entry in training["history"]] == [1, 2, 3, 4]
     assert steps_in_write_order(output_dir / "runs" / "resumed", "train/loss") == [1, 2, 3, 4]
     assert not (tmp_path / ".topics.work").exists()
+    assert not (output_dir / "onnx").exists()  # --no-onnx

@@ -1,4 +1,5 @@
-"""``TopicModel``: the save/load round trip and ``predict`` on new, odd and empty texts."""
+"""``TopicModel``: the save/load round trip and ``predict`` on new, odd and empty texts; its
+ONNX export, served without torch, predicts the same."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import numpy as np
 import pytest
 from accelerate import Accelerator
 
+from hub_utils.bag_of_words import bag_of_words
 from hub_utils.encoder import DEFAULT_ENCODER
-from hub_utils.topic_model import TopicModel, bag_of_words
+from hub_utils.topic_model import TopicModel
+from hub_utils.topic_onnx import OnnxTopicModel, load_topic_model
 from tests.fixtures_topics import TopicCorpus
+from train.onnx_export import export_topic_onnx
 from train.topic_data import build_bag_of_words, cached_embeddings
 from train.topic_training import Documents, TrainingSettings, train_network
 
@@ -20,6 +24,13 @@ UNSEEN = [
     "A new laptop chip doubles battery life",
     "Café owners share their favourite bread recipe",
     "Zyxqv plorth wibble",  # no vocabulary word at all
+]
+# Past the encoder's 256 tokens, in other scripts, with emoji and control characters.
+ODD = [
+    "goal " * 400,
+    "Футбол: команда выиграла матч 🎉⚽",
+    "株式市場が下落した",
+    "tab\there, new\nline and a bell\x07",
 ]
 
 
@@ -50,6 +61,12 @@ def test_saved_folder_reloads_to_the_in_memory_model(tmp_path: Path, topic_corpu
     assert reloaded.config == in_memory.config and reloaded.vocab == in_memory.vocab
     assert reloaded.topics(10) == in_memory.topics(10)
     np.testing.assert_allclose(reloaded.predict(UNSEEN), in_memory.predict(UNSEEN), atol=1e-5)
+
+    # CombinedTM's export takes the bag of words as well as the tokens.
+    export_topic_onnx(in_memory, tmp_path / "saved")
+    served = OnnxTopicModel.from_folder(tmp_path / "saved")
+    assert "bow" in served._inputs
+    np.testing.assert_allclose(served.predict(UNSEEN), in_memory.predict(UNSEEN), atol=1e-5)
 
 
 def test_predict_returns_one_distribution_per_new_text(model: TopicModel) -> None:
@@ -109,3 +126,35 @@ def test_a_folder_without_weights_is_a_clear_error(trained_topic_model: Path,
         (tmp_path / name).write_bytes((trained_topic_model / name).read_bytes())
     with pytest.raises(HubError, match="model.safetensors is missing"):
         TopicModel.from_pretrained(tmp_path)
+
+
+def test_the_onnx_export_serves_what_the_pytorch_model_predicts(
+    model: TopicModel, trained_topic_model: Path
+) -> None:
+    """The training command exported the fixture model; served by ONNX Runtime it agrees with
+    PyTorch on text in (its own tokenizer and bag of words), long and odd texts included."""
+    served = load_topic_model(trained_topic_model)
+    assert isinstance(served, OnnxTopicModel) and served.backend.startswith("ONNX")
+    texts = UNSEEN + ODD
+    np.testing.assert_allclose(served.predict(texts), model.predict(texts), atol=1e-5)
+    # Batches of two: sorting by length and padding per batch change nothing.
+    np.testing.assert_allclose(served.predict(texts, batch_size=2), served.predict(texts),
+                               atol=1e-5)
+    assert served.topics(10) == model.topics(10)
+    assert served.config == model.config and served.n_topics == model.n_topics
+    np.testing.assert_allclose(served.topic_word_weights(), model.topic_word_weights(), atol=1e-6)
+    assert served.encoder_max_tokens == model.encoder_max_tokens == 256
+    for text in ODD:
+        assert served.encoder_token_count(text) == model.encoder_token_count(text)
+    assert served.encoder_token_count(ODD[0]) == 402  # 400 words, [CLS] and [SEP]
+    with pytest.raises(ValueError, match="text 1 is empty"):
+        served.predict(["a fine text", " "])
+    assert served.predict([]).shape == (0, model.n_topics)
+
+
+def test_without_the_export_the_pytorch_model_serves(trained_topic_model: Path,
+                                                     tmp_path: Path) -> None:
+    for name in ("config.json", "vocab.json", "model.safetensors"):
+        (tmp_path / name).write_bytes((trained_topic_model / name).read_bytes())
+    assert isinstance(load_topic_model(tmp_path), TopicModel)
+    assert isinstance(load_topic_model(trained_topic_model, prefer_onnx=False), TopicModel)

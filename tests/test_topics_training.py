@@ -19,7 +19,9 @@ PICKLE_SUFFIXES = {".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt", ".joblib",
 def test_folder_holds_safe_files_only(trained_topic_model: Path) -> None:
     names = {p.name for p in trained_topic_model.iterdir()}
     assert {"config.json", "model.safetensors", "vocab.json", "topics.json", "README.md",
-            "eval_results.json", "training_config.json", "runs"} <= names
+            "eval_results.json", "training_config.json", "runs", "onnx"} <= names
+    assert {p.name for p in (trained_topic_model / "onnx").iterdir()} == {
+        "topic_model.onnx", "tokenizer.json"}
     for path in trained_topic_model.rglob("*"):
         if path.is_file():
             assert path.suffix not in PICKLE_SUFFIXES, path
@@ -49,6 +51,7 @@ def test_topics_recover_the_themes_of_the_corpus(trained_topic_model: Path) -> N
     assert results["purity"] > 0.6  # chance is about 0.2
     assert results["nmi"] > 0.4
     assert results["round_trip_max_abs_diff"] <= 1e-5
+    assert results["onnx_max_abs_diff"] <= 1e-4
     assert -1 <= results["npmi"] <= 1 and 0 < results["topic_diversity"] <= 1
     model = TopicModel.from_pretrained(trained_topic_model)
     top_words = model.topics(3)
@@ -94,6 +97,7 @@ def test_card_has_hub_metadata_topics_and_loading_code(trained_topic_model: Path
     results = json.loads((trained_topic_model / "eval_results.json").read_text())
     assert {m["type"]: m["value"] for m in metrics}["npmi"] == round(results["npmi"], 4)
     assert "TopicModel.from_pretrained(" in text
+    assert f"within {results['onnx_max_abs_diff']:.0e} of" in text and "topic_model.onnx" in text
     assert "| 4 |" in text  # a row per topic
 
 

@@ -46,13 +46,22 @@ def topic_metadata(*, config: dict, metrics: dict[str, float], dataset: str) -> 
 
 
 def write_topic_card(path: Path, *, config: dict, topics: list[list[str]],
-                     metrics: dict[str, float], training: dict, load_from: str) -> None:
+                     metrics: dict[str, float], training: dict, load_from: str,
+                     onnx_max_abs_diff: float | None = None) -> None:
     """Write README.md: metadata, then model, topics, evaluation, training and usage.
 
     ``training`` is the content of ``training_config.json``; ``load_from`` is the repo id or
-    folder shown in the loading example.
+    folder shown in the loading example; ``onnx_max_abs_diff``, when the folder has the ONNX
+    export, how far its distributions were from the PyTorch model's on held-out documents.
     """
     name = _MODEL_NAMES[config["model_type"]]
+    onnx_note = "" if onnx_max_abs_diff is None else (
+        "\n`onnx/topic_model.onnx` is the sentence encoder and the topic network in one float32 "
+        "graph, with its tokenizer in `onnx/tokenizer.json`. "
+        "`hub_utils.topic_onnx.load_topic_model` serves it with ONNX Runtime, without torch or "
+        "sentence-transformers (the demo app does); on held-out documents its distributions "
+        f"were within {onnx_max_abs_diff:.0e} of `predict`'s.\n"
+    )
     reads_words = (
         ", counts its words in the saved vocabulary (unknown words are ignored; a text with none "
         "still gets a distribution from its embedding)" if config["model_type"] == "combined"
@@ -124,7 +133,7 @@ model.predict(["stocks fall as oil prices climb"])  # (1, {config["n_topics"]}) 
 
 `predict` embeds each text with `{config["encoder"]}`{reads_words} and returns the mean of the
 posterior, so the same text always gets the same distribution.
-
+{onnx_note}
 ## Limits
 
 Topics reflect one corpus: words outside its {config["vocab_size"]}-word vocabulary never appear

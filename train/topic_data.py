@@ -13,7 +13,8 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from hub_utils.topic_model import bag_of_words, embed, load_encoder
+from hub_utils.bag_of_words import bag_of_words
+from hub_utils.topic_model import embed, load_encoder
 from train.data import TEXT_COLUMN_GUESSES, load_table, pick_column
 from train.errors import UserError
 
@@ -81,7 +82,7 @@ def build_bag_of_words(texts: list[str], vocab_size: int, max_df: float = 1.0) -
 
     The package's ``WhiteSpacePreprocessingStopwords`` picks the vocabulary and drops documents
     left empty, with scikit-learn's English stop words (NLTK's list would need a download). The
-    counts come from ``hub_utils.topic_model.bag_of_words``, the function ``predict`` uses, so
+    counts come from ``hub_utils.bag_of_words.bag_of_words``, the function ``predict`` uses, so
     training and new texts go through the same tokenisation.
     """
     from contextualized_topic_models.utils.preprocessing import WhiteSpacePreprocessingStopwords

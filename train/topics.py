@@ -21,8 +21,10 @@ from accelerate.utils import set_seed
 
 from hub_utils.encoder import DEFAULT_ENCODER
 from hub_utils.topic_model import MODEL_TYPES, TopicModel
+from hub_utils.topic_onnx import OnnxTopicModel
 from train import topic_metrics
 from train.errors import UserError
+from train.onnx_export import export_topic_onnx
 from train.outputs import atomic_output_dir, write_json
 from train.run_flags import add_run_flags, push_if_asked, require_at_least_one
 from train.topic_card import write_topic_card
@@ -37,6 +39,9 @@ from train.topic_data import (
 from train.topic_training import Documents, TrainingSettings, TrainingState, train_network
 
 ROUND_TRIP_TOLERANCE = 1e-5
+# float32 kernels of ONNX Runtime and PyTorch differ in summation order: ~1e-7 measured.
+ONNX_TOLERANCE = 1e-4
+ONNX_CHECK_TEXTS = 64  # held-out documents the export is compared on
 # Flags that may differ between an interrupted run and its --resume.
 _RESUMABLE_CHANGES = {"resume", "push_to_hub", "epochs", "run_name", "cache_dir", "cpu_threads"}
 
@@ -98,6 +103,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     output.add_argument("--cache-dir",
                         help="folder of cached document embeddings, keyed by encoder and corpus; "
                              "when not given, .cache/embeddings beside the output folder")
+    output.add_argument("--onnx", action=argparse.BooleanOptionalAction, default=True,
+                        help="also write onnx/topic_model.onnx (encoder and topic network in one "
+                             "float32 graph), which the app serves without torch")
     add_run_flags(output)
     parser.set_defaults(run=run)
 
@@ -193,9 +201,11 @@ def train_topic_model(args: argparse.Namespace) -> Path:
     print("evaluation: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
 
     if accelerator.is_main_process:
+        val_texts = [texts[i] for i in np.asarray(bow.kept)[val_rows]]
         _write_folder(output_dir, model, metrics=metrics, topics=topics,
                       training=_training_config(args, bow, state, len(val_rows)),
                       held_out=(bow.counts[val_rows], embeddings[val_rows]),
+                      onnx_texts=val_texts[:ONNX_CHECK_TEXTS] if args.onnx else None,
                       load_from=args.push_to_hub or str(output_dir), runs=work_dir / "runs")
         shutil.rmtree(work_dir)
         print(f"model written to {output_dir}")
@@ -204,15 +214,20 @@ def train_topic_model(args: argparse.Namespace) -> Path:
 
 def _write_folder(output_dir: Path, model: TopicModel, *, metrics: dict[str, float],
                   topics: list[list[str]], training: dict, held_out: tuple,
-                  load_from: str, runs: Path) -> None:
-    """Model files, results, training settings, card and logs, swapped in atomically."""
+                  onnx_texts: list[str] | None, load_from: str, runs: Path) -> None:
+    """Model files, results, training settings, card and logs, swapped in atomically;
+    with ``onnx_texts``, the ONNX export too, checked on those texts."""
     with atomic_output_dir(output_dir) as tmp:
         model.save_pretrained(tmp)
-        round_trip = _round_trip_error(model, tmp, *held_out)
-        write_json(tmp / "eval_results.json", {**metrics, "round_trip_max_abs_diff": round_trip})
+        checks = {"round_trip_max_abs_diff": _round_trip_error(model, tmp, *held_out)}
+        if onnx_texts is not None:
+            export_topic_onnx(model, tmp)
+            checks["onnx_max_abs_diff"] = _onnx_error(model, tmp, onnx_texts)
+        write_json(tmp / "eval_results.json", {**metrics, **checks})
         write_json(tmp / "training_config.json", training)
         write_topic_card(tmp / "README.md", config=model.config, topics=topics, metrics=metrics,
-                         training=training, load_from=load_from)
+                         training=training, load_from=load_from,
+                         onnx_max_abs_diff=checks.get("onnx_max_abs_diff"))
         shutil.copytree(runs, tmp / "runs")
 
 
@@ -252,6 +267,16 @@ def _round_trip_error(model: TopicModel, folder: Path, counts, embeddings: np.nd
     error = float(np.abs(expected - reloaded).max())
     if error > ROUND_TRIP_TOLERANCE:
         raise RuntimeError(f"the saved model predicts differently (max difference {error:.2e})")
+    return error
+
+
+def _onnx_error(model: TopicModel, folder: Path, texts: list[str]) -> float:
+    """Largest difference between the PyTorch model and the ONNX export on ``texts``, raw
+    text in (tokenizer and bag of words included); an export that disagrees is not written."""
+    error = float(np.abs(model.predict(texts) - OnnxTopicModel.from_folder(folder).predict(texts))
+                  .max())
+    if error > ONNX_TOLERANCE:
+        raise RuntimeError(f"the ONNX export predicts differently (max difference {error:.2e})")
     return error
 
 
