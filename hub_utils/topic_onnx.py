@@ -20,7 +20,7 @@ import onnxruntime
 from safetensors import safe_open
 from tokenizers import Tokenizer
 
-from hub_utils.bag_of_words import bag_of_words
+from hub_utils.bag_of_words import word_counts
 from hub_utils.errors import HubError
 from hub_utils.topic_format import (
     BETA_KEY,
@@ -123,7 +123,7 @@ class OnnxTopicModel:
         feeds = {name: np.asarray(features[name], dtype=np.int64)
                  for name in self._inputs if name in features}
         if "bow" in self._inputs:  # CombinedTM reads the bag of words too; ZeroShotTM does not
-            feeds["bow"] = bag_of_words(texts, self.vocab).toarray()
+            feeds["bow"] = word_counts(texts, self.vocab)
         return self.session.run(None, feeds)[0]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from hub_utils.bag_of_words import bag_of_words
+from hub_utils.bag_of_words import word_counts
 from hub_utils.topic_format import ServedTopicModel
 
 
@@ -58,4 +58,4 @@ def topic_words(model: ServedTopicModel, topic: int, n_words: int = 15) -> pd.Da
 
 def known_words(model: ServedTopicModel, text: str) -> int:
     """How many of the text's words are in the model's vocabulary (the bag of words it sees)."""
-    return int(bag_of_words([text], model.vocab).sum())
+    return int(word_counts([text], model.vocab).sum())

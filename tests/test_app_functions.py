@@ -340,7 +340,8 @@ import json, sys
 import app
 models = app.load_models()
 app.build_demo(models)
-heavy = ["torch", "transformers", "sentence_transformers", "contextualized_topic_models"]
+heavy = ["torch", "transformers", "sentence_transformers", "contextualized_topic_models",
+         "scipy"]
 print(json.dumps({"backends": [models.classifier.model.backend, models.topics.model.backend],
                   "imported": [name for name in heavy if name in sys.modules]}))
 """

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hub_utils.bag_of_words import bag_of_words, normalize
+from hub_utils.bag_of_words import bag_of_words, normalize, word_counts
 from hub_utils.encoder import DEFAULT_ENCODER
 from train.errors import UserError
 from train.topic_data import build_bag_of_words, cached_embeddings, load_corpus, load_labels
@@ -59,6 +59,9 @@ def test_new_text_goes_through_the_training_tokenisation() -> None:
     assert normalize("CAFÉ-Zürich, 2024!").split() == ["cafe", "zurich"]
     counts = bag_of_words(["Café café unknownword", ""], ["cafe", "zurich"]).toarray()
     np.testing.assert_array_equal(counts, [[2, 0], [0, 0]])
+    # The dense counts that serving uses are the same.
+    np.testing.assert_array_equal(word_counts(["Café café unknownword", ""], ["cafe", "zurich"]),
+                                  counts)
 
 
 def test_a_corpus_of_stop_words_only_is_a_user_error() -> None:
