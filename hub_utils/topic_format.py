@@ -63,11 +63,13 @@ def check_texts(texts: Sequence[str]) -> list[str]:
 
 
 def top_words(beta: np.ndarray, vocab: Sequence[str], k: int) -> list[list[str]]:
-    """The ``k`` most weighted words of each row of the topic-word matrix, most weighted first
-    (ties in vocabulary order)."""
+    """The ``k`` most weighted words of each row of the topic-word matrix, most weighted first."""
     if not 1 <= k <= len(vocab):
         raise ValueError(f"k must be between 1 and the vocabulary size {len(vocab)}")
-    order = np.argsort(-beta, axis=1, kind="stable")[:, :k]
+    # Partition, then sort only the k found: a full sort of every row took milliseconds a call.
+    top = np.argpartition(-beta, k - 1, axis=1)[:, :k]
+    weights = np.take_along_axis(beta, top, axis=1)
+    order = np.take_along_axis(top, np.lexsort((top, -weights), axis=1), axis=1)
     return [[vocab[i] for i in row] for row in order.tolist()]
 
 

@@ -158,3 +158,15 @@ def test_without_the_export_the_pytorch_model_serves(trained_topic_model: Path,
         (tmp_path / name).write_bytes((trained_topic_model / name).read_bytes())
     assert isinstance(load_topic_model(tmp_path), TopicModel)
     assert isinstance(load_topic_model(trained_topic_model, prefer_onnx=False), TopicModel)
+
+
+def test_top_words_orders_each_topic_by_weight() -> None:
+    from hub_utils.topic_format import top_words, word_weights
+
+    beta = np.array([[0.1, 3.0, -1.0, 2.0], [5.0, 0.0, 4.0, 1.0]])
+    vocab = ["a", "b", "c", "d"]
+    assert top_words(beta, vocab, 2) == [["b", "d"], ["a", "c"]]
+    assert top_words(beta, vocab, 4) == [["b", "d", "a", "c"], ["a", "c", "d", "b"]]
+    weights = word_weights(beta)
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0)
+    assert (np.argsort(-weights, axis=1) == np.argsort(-beta, axis=1)).all()
