@@ -196,6 +196,28 @@ def test_resume_without_an_interrupted_run(tmp_path, spam_csv, tiny_bert, capsys
     assert "no interrupted run to continue" in capsys.readouterr().err
 
 
+def test_num_layers_keeps_the_first_layers_of_the_encoder(tmp_path, spam_csv, tiny_bert, capsys):
+    output_dir = tmp_path / "spam"
+    # A learning rate of 0 leaves the weights as loaded, so they can be compared with the base.
+    args = classify_args(spam_csv, tiny_bert, output_dir, "--num-layers", "1", "--epochs", "1",
+                         "--lr", "0", "--no-onnx")
+    assert main(args) == 0
+    model = AutoModelForSequenceClassification.from_pretrained(output_dir)
+    base = AutoModel.from_pretrained(tiny_bert)
+    assert model.config.num_hidden_layers == 1 and len(model.bert.encoder.layer) == 1
+    torch.testing.assert_close(model.bert.encoder.layer[0].state_dict(),
+                               base.encoder.layer[0].state_dict())
+    card = (output_dir / "README.md").read_text()
+    assert "keeping only its first layer" in card and "| num_layers | `1` |" in card
+    for bad in ("0", "3"):
+        assert main(classify_args(spam_csv, tiny_bert, tmp_path / "bad", "--num-layers", bad)) == 2
+        assert "--num-layers must be between 1 and 2" in capsys.readouterr().err
+    missing = str(tmp_path / "no-such-model")
+    assert main(classify_args(spam_csv, missing, tmp_path / "bad")) == 2
+    assert f"cannot load --base-model '{missing}'" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists() and not (tmp_path / ".bad.work").exists()
+
+
 def test_atomic_output_keeps_the_old_folder_when_writing_fails(tmp_path):
     target = tmp_path / "model"
     target.mkdir()

@@ -86,11 +86,15 @@ def write_classifier_card(path: Path, *, args: argparse.Namespace, results: dict
                  f"Runtime, about twice as fast on CPU (the demo app serves it): test accuracy "
                  f"{served['accuracy']:.4f}, {key} {served[key]:.4f}.\n" if served else "")
     scope = "with its word embeddings kept fixed" if args.freeze_embeddings else "end to end"
+    if args.num_layers is not None:
+        scope += (f", keeping only its first {args.num_layers} layers" if args.num_layers > 1
+                  else ", keeping only its first layer")
     sizes = run_info["split_sizes"]
     settings = {key: getattr(args, key) for key in (
-        "base_model", "epochs", "batch_size", "lr", "weight_decay", "warmup_ratio", "grad_accum",
-        "freeze_embeddings",
-        "max_length", "max_grad_norm", "class_weights", "mixed_precision", "seed")}
+        "base_model", "num_layers", "epochs", "batch_size", "lr", "weight_decay", "warmup_ratio",
+        "grad_accum", "freeze_embeddings", "max_length", "max_grad_norm", "class_weights",
+        "mixed_precision", "seed")}
+    settings["num_layers"] = args.num_layers or "all"
     settings_table = "\n".join(f"| {key} | `{value}` |" for key, value in settings.items())
     body = f"""
 # {args.task} classifier ({args.base_model} fine-tuned)

