@@ -25,6 +25,8 @@ import numpy as np
 import onnxruntime
 from tokenizers import Tokenizer
 
+from hub_utils.token_inputs import TOKEN_INPUTS, token_arrays
+
 # Texts are cut to this many characters before tokenizing: far more than any model here reads
 # (128 tokens is under 1,000 characters), and it bounds the work a huge paste can cause.
 MAX_CHARS = 20_000
@@ -180,14 +182,7 @@ class TextClassifier:
 
     def _forward(self, texts: list[str]) -> list[Prediction]:
         encodings = self.tokenizer.encode_batch(texts)
-        features = {
-            "input_ids": [e.ids for e in encodings],
-            "attention_mask": [e.attention_mask for e in encodings],
-            "token_type_ids": [e.type_ids for e in encodings],
-        }
-        logits = self.logits(
-            {name: np.asarray(features[name], dtype=np.int64) for name in self.input_names}
-        )
+        logits = self.logits(token_arrays(encodings, self.input_names))
         exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
         probabilities = (exp / exp.sum(axis=-1, keepdims=True)).tolist()
         return [
@@ -228,9 +223,7 @@ def _pytorch_logits(folder: Path) -> tuple[Logits, list[str]]:
 
     model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
     accepted = inspect.signature(model.forward).parameters
-    input_names = [
-        name for name in ("input_ids", "attention_mask", "token_type_ids") if name in accepted
-    ]
+    input_names = [name for name in TOKEN_INPUTS if name in accepted]
 
     def logits(inputs: dict[str, np.ndarray]) -> np.ndarray:
         with torch.inference_mode():

@@ -22,6 +22,7 @@ from tokenizers import Tokenizer
 
 from hub_utils.bag_of_words import word_counts
 from hub_utils.errors import HubError
+from hub_utils.token_inputs import token_arrays
 from hub_utils.topic_format import (
     BETA_KEY,
     CONFIG_FILE,
@@ -114,14 +115,7 @@ class OnnxTopicModel:
         return result
 
     def _forward(self, texts: list[str]) -> np.ndarray:
-        encodings = self.tokenizer.encode_batch(texts)
-        features = {
-            "input_ids": [e.ids for e in encodings],
-            "attention_mask": [e.attention_mask for e in encodings],
-            "token_type_ids": [e.type_ids for e in encodings],
-        }
-        feeds = {name: np.asarray(features[name], dtype=np.int64)
-                 for name in self._inputs if name in features}
+        feeds = token_arrays(self.tokenizer.encode_batch(texts), self._inputs)
         if "bow" in self._inputs:  # CombinedTM reads the bag of words too; ZeroShotTM does not
             feeds["bow"] = word_counts(texts, self.vocab)
         return self.session.run(None, feeds)[0]
