@@ -22,26 +22,26 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from hub_utils.batch_files import MAX_ROWS, BatchFileError, read_messages
-from hub_utils.defaults import SPACE_REPO, SPAM_MODEL_REPO, TOPIC_MODEL_REPO
-from hub_utils.runtime import return_large_frees_to_the_system, run_model
-from hub_utils.serving import LoadedModel, load_model, model_source
-from hub_utils.tensorboard_scalars import metric_curves, metrics
-from hub_utils.text_classifier import (
+from hub_utils.hub.defaults import SPACE_REPO, SPAM_MODEL_REPO, TOPIC_MODEL_REPO
+from hub_utils.models.classifier import (
     ONNX_BACKEND,
     ONNX_RESULTS,
     Prediction,
     TextClassifier,
     clean_text,
 )
-from hub_utils.topic_onnx import load_topic_model
-from hub_utils.topic_views import (
+from hub_utils.models.topic_onnx import load_topic_model
+from hub_utils.serving.batch_files import MAX_ROWS, BatchFileError, read_messages
+from hub_utils.serving.loading import LoadedModel, load_model, model_source
+from hub_utils.serving.runtime import return_large_frees_to_the_system, run_model
+from hub_utils.serving.topic_views import (
     distribution_table,
     known_words,
     topic_names,
     topic_words,
     topics_table,
 )
+from hub_utils.serving.training_curves import metric_curves, metrics
 
 PROJECT_DIR = Path(__file__).resolve().parent
 TITLE = "BERT Hub Kit demo"

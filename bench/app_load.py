@@ -50,7 +50,7 @@ import torch  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
 from app import MAX_BATCH_SIZE  # noqa: E402
-from hub_utils.text_classifier import TextClassifier  # noqa: E402
+from hub_utils.models.classifier import TextClassifier  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "sms_spam" / "spamdata_v2.csv"
 RESULTS = ROOT / "bench" / "results"

@@ -44,8 +44,9 @@ from transformers import (  # noqa: E402
     TrainingArguments,
 )
 
-from hub_utils.encoder import resolve_encoder  # noqa: E402
-from hub_utils.text_classifier import ONNX_RESULTS, TextClassifier  # noqa: E402
+from hub_utils.models.classifier import TextClassifier  # noqa: E402
+from hub_utils.models.encoder import resolve_encoder  # noqa: E402
+from hub_utils.models.files import CLASSIFIER_ONNX_RESULTS as ONNX_RESULTS  # noqa: E402
 from train.__main__ import build_parser  # noqa: E402
 from train.data import load_classification_data  # noqa: E402
 

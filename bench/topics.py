@@ -88,7 +88,7 @@ def run_ctm(name: str, flags: list[str], work: Path, args: argparse.Namespace) -
 
 def predict_latency(folder: Path) -> dict[str, float]:
     """Median and worst time of ``predict`` on one new document, after load and a warm-up."""
-    from hub_utils.topic_model import TopicModel
+    from hub_utils.models.topic_model import TopicModel
 
     model = TopicModel.from_pretrained(folder)
     model.predict(NEW_DOCUMENTS[:1])  # loads the encoder
@@ -146,7 +146,7 @@ def run_lda(args: argparse.Namespace, vocab_size: int) -> dict:
 
 def encoding_time(args: argparse.Namespace, work: Path) -> float:
     """Seconds to encode the corpus with the default encoder, cold (fills the cache)."""
-    from hub_utils.encoder import DEFAULT_ENCODER
+    from hub_utils.models.encoder import DEFAULT_ENCODER
 
     texts = load_corpus(str(args.dataset))
     started = time.perf_counter()

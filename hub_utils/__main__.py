@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from hub_utils import hub
-from hub_utils.defaults import SPACE_REPO, SPAM_MODEL_REPO, TOPIC_MODEL_REPO
 from hub_utils.errors import HubError
+from hub_utils.hub.defaults import SPACE_REPO, SPAM_MODEL_REPO, TOPIC_MODEL_REPO
 
 _AUTH = (
     "Writing needs a token with write access: HF_TOKEN or `hf auth login`. "

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hub_utils.encoder import packaged_encoder_path
+from hub_utils.models.encoder import packaged_encoder_path
 
 SPAM_TEMPLATES = [
     "WINNER! Claim your free {prize} now, call {num}",

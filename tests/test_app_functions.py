@@ -15,12 +15,12 @@ import pandas as pd
 import pytest
 
 import app
-from hub_utils.batch_files import MAX_ROWS
-from hub_utils.runtime import run_model
-from hub_utils.serving import Card, LoadedModel, ModelSource, load_model, model_source
-from hub_utils.tensorboard_scalars import metric_curves, metrics
-from hub_utils.text_classifier import TextClassifier
-from hub_utils.topic_onnx import load_topic_model
+from hub_utils.models.classifier import TextClassifier
+from hub_utils.models.topic_onnx import load_topic_model
+from hub_utils.serving.batch_files import MAX_ROWS
+from hub_utils.serving.loading import Card, LoadedModel, ModelSource, load_model, model_source
+from hub_utils.serving.runtime import run_model
+from hub_utils.serving.training_curves import metric_curves, metrics
 from tests.fixtures_classify import HAM_EXAMPLE, SPAM_EXAMPLE
 from tests.fixtures_hub import REPO_ROOT
 
@@ -101,7 +101,7 @@ def test_any_label_set_is_served_by_name(tmp_path):
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from hub_utils.encoder import packaged_encoder_path
+    from hub_utils.models.encoder import packaged_encoder_path
 
     labels = ["negative", "neutral", "positive"]
     tokenizer = AutoTokenizer.from_pretrained(packaged_encoder_path())

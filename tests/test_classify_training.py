@@ -16,7 +16,7 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from transformers import AutoModel, AutoModelForSequenceClassification
 
-from hub_utils.text_classifier import TextClassifier
+from hub_utils.models.classifier import TextClassifier
 from tests.conftest import REPO_ROOT
 from tests.fixtures_classify import HAM_EXAMPLE, SPAM_EXAMPLE, classify_args
 from tests.hub_server import HubHTTPError

@@ -16,7 +16,7 @@ TEXTS = ["stocks fall as oil prices climb", "new smartphone released with a bigg
 LOAD_TOPICS = """
 import json, sys
 from huggingface_hub import HfApi
-from hub_utils.topic_model import TopicModel
+from hub_utils.models.topic_model import TopicModel
 repo_id, texts = sys.argv[1], json.loads(sys.argv[2])
 topics = TopicModel.from_pretrained(repo_id).predict(texts)
 print(json.dumps({"files": HfApi().list_repo_files(repo_id), "topics": topics.tolist()}))
@@ -24,7 +24,7 @@ print(json.dumps({"files": HfApi().list_repo_files(repo_id), "topics": topics.to
 
 
 def test_topic_model_round_trips_through_the_hub(trained_topic_model: Path, hub_env: dict) -> None:
-    from hub_utils.topic_model import TopicModel
+    from hub_utils.models.topic_model import TopicModel
 
     repo_id = "bert-hub-kit/tiny-topics"
     pushed = run_cli(hub_env, "push", str(trained_topic_model), repo_id)

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hub_utils.bag_of_words import bag_of_words, normalize, word_counts
-from hub_utils.encoder import DEFAULT_ENCODER
+from hub_utils.models.bag_of_words import bag_of_words, normalize, word_counts
+from hub_utils.models.encoder import DEFAULT_ENCODER
 from train.errors import UserError
 from train.topic_data import build_bag_of_words, cached_embeddings, load_corpus, load_labels
 

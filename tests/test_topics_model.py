@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from accelerate import Accelerator
 
-from hub_utils.bag_of_words import bag_of_words
-from hub_utils.encoder import DEFAULT_ENCODER
-from hub_utils.topic_model import TopicModel
-from hub_utils.topic_onnx import OnnxTopicModel, load_topic_model
+from hub_utils.models.bag_of_words import bag_of_words
+from hub_utils.models.encoder import DEFAULT_ENCODER
+from hub_utils.models.topic_model import TopicModel
+from hub_utils.models.topic_onnx import OnnxTopicModel, load_topic_model
 from tests.fixtures_topics import TopicCorpus
 from train.onnx_export import export_topic_onnx
 from train.topic_data import build_bag_of_words, cached_embeddings
@@ -161,7 +161,7 @@ def test_without_the_export_the_pytorch_model_serves(trained_topic_model: Path,
 
 
 def test_top_words_orders_each_topic_by_weight() -> None:
-    from hub_utils.topic_format import top_words, word_weights
+    from hub_utils.models.files import top_words, word_weights
 
     beta = np.array([[0.1, 3.0, -1.0, 2.0], [5.0, 0.0, 4.0, 1.0]])
     vocab = ["a", "b", "c", "d"]

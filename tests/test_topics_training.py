@@ -10,7 +10,7 @@ import yaml
 from safetensors import safe_open
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from hub_utils.topic_model import TopicModel
+from hub_utils.models.topic_model import TopicModel
 from tests.fixtures_topics import THEMES, TopicCorpus
 
 PICKLE_SUFFIXES = {".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt", ".joblib", ".npy"}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from hub_utils.text_classifier import ONNX_RESULTS
+from hub_utils.models.files import CLASSIFIER_ONNX_RESULTS
 from train.data import LabelledTexts, dataset_name, looks_like_local_path
 
 _METRIC_NAMES = {"accuracy": "Accuracy", "precision_macro": "Precision (macro)",
@@ -80,7 +80,7 @@ def write_classifier_card(path: Path, *, args: argparse.Namespace, results: dict
         [f"| true \\ predicted | {' | '.join(names)} |", "|---" * (len(names) + 1) + "|"]
         + [f"| **{name}** | {' | '.join(str(n) for n in row)} |"
            for name, row in zip(names, matrix, strict=True)])
-    served = results.get(ONNX_RESULTS)
+    served = results.get(CLASSIFIER_ONNX_RESULTS)
     key = results["selection_metric"]
     onnx_note = (f"\n`onnx/model_quantized.onnx` is the same model with int8 weights for ONNX "
                  f"Runtime, about twice as fast on CPU (the demo app serves it): test accuracy "

@@ -27,14 +27,16 @@ from transformers import (
     get_linear_schedule_with_warmup,
 )
 
-from hub_utils.encoder import DEFAULT_ENCODER, resolve_encoder
-from hub_utils.text_classifier import ONNX_RESULTS, TextClassifier
+from hub_utils.models.classifier import TextClassifier
+from hub_utils.models.encoder import DEFAULT_ENCODER, resolve_encoder
+from hub_utils.models.files import CLASSIFIER_ONNX_RESULTS
+from hub_utils.models.json_files import write_json
 from train.card import write_classifier_card
 from train.data import LabelledTexts, load_classification_data
 from train.errors import UserError
 from train.metrics import classification_metrics, confusion, selection_metric
 from train.onnx_export import export_int8_onnx
-from train.outputs import atomic_output_dir, write_json
+from train.outputs import atomic_output_dir
 from train.run_flags import add_run_flags, push_if_asked, require_at_least_one
 
 # Flags that may differ between an interrupted run and its --resume.
@@ -289,9 +291,9 @@ def train_classifier(args: argparse.Namespace) -> Path:
             write_json(tmp / "training_config.json", {"args": state["args"], **run_info})
             if args.onnx:
                 export_int8_onnx(best, tokenizer, tmp)
-                results[ONNX_RESULTS] = served_test_metrics(tmp, splits["test"])
+                results[CLASSIFIER_ONNX_RESULTS] = served_test_metrics(tmp, splits["test"])
                 print("test, int8 ONNX export: " + ", ".join(
-                    f"{k} {v:.4f}" for k, v in results[ONNX_RESULTS].items()))
+                    f"{k} {v:.4f}" for k, v in results[CLASSIFIER_ONNX_RESULTS].items()))
             write_json(tmp / "eval_results.json", results)
             write_classifier_card(tmp / "README.md", args=args, results=results,
                                   run_info=run_info, test=splits["test"])

@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from hub_utils.models.texts import TEXT_COLUMNS
 from train.errors import UserError
 
-TEXT_COLUMN_GUESSES = ("text", "sms", "sentence", "message", "content", "review", "document")
 LABEL_COLUMN_GUESSES = ("label", "labels", "class", "category", "target", "intent", "sentiment")
 _READERS = {
     ".csv": lambda p: pd.read_csv(p, encoding="utf-8"),
@@ -211,7 +211,7 @@ def load_classification_data(source: str, *, text_column: str | None, label_colu
     """
     splits = load_splits(source)
     first = next(iter(splits.values()))
-    text_column = pick_column(first, text_column, TEXT_COLUMN_GUESSES, "text", source)
+    text_column = pick_column(first, text_column, TEXT_COLUMNS, "text", source)
     label_column = pick_column(first, label_column, LABEL_COLUMN_GUESSES, "label", source)
     table = pd.concat(splits.values(), keys=list(splits), names=["_split", None]).reset_index(0)
     table, dropped = drop_empty_texts(table, text_column, source)

@@ -21,10 +21,12 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 from tokenizers import Tokenizer
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from hub_utils.text_classifier import ONNX_FILE
-from hub_utils.topic_format import ONNX_FILE as TOPIC_ONNX_FILE
-from hub_utils.topic_format import ONNX_TOKENIZER_FILE
-from hub_utils.topic_model import TopicModel
+from hub_utils.models.files import (
+    CLASSIFIER_ONNX_FILE,
+    TOPIC_ONNX_FILE,
+    TOPIC_ONNX_TOKENIZER_FILE,
+)
+from hub_utils.models.topic_model import TopicModel
 
 
 class _Logits(torch.nn.Module):
@@ -49,7 +51,7 @@ def export_int8_onnx(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
     sample = tokenizer(["an example message", "a second, somewhat longer example message"],
                        padding=True, return_tensors="pt")
     input_names = [name for name in tokenizer.model_input_names if name in sample]
-    target = folder / ONNX_FILE
+    target = folder / CLASSIFIER_ONNX_FILE
     target.parent.mkdir(parents=True, exist_ok=True)
     model = model.to("cpu").float().eval()
     with tempfile.TemporaryDirectory() as tmp:
@@ -102,7 +104,7 @@ def export_topic_onnx(model: TopicModel, folder: Path) -> Path:
     tokenizer.enable_truncation(encoder.max_seq_length)
     tokenizer.enable_padding(pad_id=encoder.tokenizer.pad_token_id,
                              pad_token=encoder.tokenizer.pad_token)
-    tokenizer.save(str(folder / ONNX_TOKENIZER_FILE))
+    tokenizer.save(str(folder / TOPIC_ONNX_TOKENIZER_FILE))
     return target
 
 

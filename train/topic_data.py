@@ -13,9 +13,10 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from hub_utils.bag_of_words import bag_of_words
-from hub_utils.topic_model import embed, load_encoder
-from train.data import TEXT_COLUMN_GUESSES, load_table, pick_column
+from hub_utils.models.bag_of_words import bag_of_words
+from hub_utils.models.texts import TEXT_COLUMNS
+from hub_utils.models.topic_model import embed, load_encoder
+from train.data import load_table, pick_column
 from train.errors import UserError
 
 TEXT_SUFFIXES = (".txt", ".text")
@@ -33,7 +34,7 @@ def load_corpus(source: str, text_column: str | None = None) -> list[str]:
             raise UserError(f"{source}: --text-column applies to tables, not to a text file")
         return _read_lines(path)
     table = load_table(source)
-    column = pick_column(table, text_column, TEXT_COLUMN_GUESSES, "text", source)
+    column = pick_column(table, text_column, TEXT_COLUMNS, "text", source)
     return ["" if value is None or value != value else str(value) for value in table[column]]
 
 
@@ -82,7 +83,7 @@ def build_bag_of_words(texts: list[str], vocab_size: int, max_df: float = 1.0) -
 
     The package's ``WhiteSpacePreprocessingStopwords`` picks the vocabulary and drops documents
     left empty, with scikit-learn's English stop words (NLTK's list would need a download). The
-    counts come from ``hub_utils.bag_of_words.bag_of_words``, the function ``predict`` uses, so
+    counts come from ``hub_utils.models.bag_of_words.bag_of_words``, the function ``predict`` uses, so
     training and new texts go through the same tokenisation.
     """
     from contextualized_topic_models.utils.preprocessing import WhiteSpacePreprocessingStopwords

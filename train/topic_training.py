@@ -25,7 +25,7 @@ from scipy import sparse
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from hub_utils.topic_model import TopicModel, torch_threads
+from hub_utils.models.topic_model import TopicModel, torch_threads
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 

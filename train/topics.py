@@ -4,7 +4,7 @@ Reads a corpus (a text file with one document a line, a CSV/TSV/JSON/JSONL/Parqu
 Hub dataset), builds the bag of words, encodes the documents with a sentence encoder (cached on
 disk), trains with Accelerate and early stopping, logs to TensorBoard, scores the topics (NPMI,
 topic diversity, inverted RBO; NMI and purity with --labels-file) and writes a folder that
-``hub_utils.topic_model.TopicModel.from_pretrained`` loads, with its model card and logs.
+``hub_utils.models.topic_model.TopicModel.from_pretrained`` loads, with its model card and logs.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ import numpy as np
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 
-from hub_utils.encoder import DEFAULT_ENCODER
-from hub_utils.topic_model import MODEL_TYPES, TopicModel
-from hub_utils.topic_onnx import OnnxTopicModel
+from hub_utils.models.encoder import DEFAULT_ENCODER
+from hub_utils.models.json_files import write_json
+from hub_utils.models.topic_model import MODEL_TYPES, TopicModel
+from hub_utils.models.topic_onnx import OnnxTopicModel
 from train import topic_metrics
 from train.errors import UserError
 from train.onnx_export import export_topic_onnx
-from train.outputs import atomic_output_dir, write_json
+from train.outputs import atomic_output_dir
 from train.run_flags import add_run_flags, push_if_asked, require_at_least_one
 from train.topic_card import write_topic_card
 from train.topic_data import (

@@ -15,58 +15,37 @@ nor transformers (they take most of an app's start-up time).
 from __future__ import annotations
 
 import inspect
-import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import onnxruntime
 from tokenizers import Tokenizer
 
-from hub_utils.token_inputs import TOKEN_INPUTS, token_arrays
+from hub_utils.errors import NotAModelFolderError
+from hub_utils.models.files import (
+    CLASSIFIER_ONNX_FILE,
+    CLASSIFIER_TOKENIZER_FILE,
+    CONFIG_FILE,
+    TRAINING_CONFIG_FILE,
+)
+from hub_utils.models.json_files import read_json
+from hub_utils.models.protocols import Prediction, ServedClassifier
+from hub_utils.models.texts import clean_text
+from hub_utils.models.token_inputs import TOKEN_INPUTS, token_arrays
 
-# Texts are cut to this many characters before tokenizing: far more than any model here reads
-# (128 tokens is under 1,000 characters), and it bounds the work a huge paste can cause.
-MAX_CHARS = 20_000
 BATCH_SIZE = 64
-ONNX_FILE = "onnx/model_quantized.onnx"
 ONNX_BACKEND = "ONNX Runtime, int8 weights"
-ONNX_RESULTS = "test_onnx_int8"  # eval_results.json key: the ONNX export's own test metrics
 # Tokenized inputs (int64 arrays by name) -> logits (batch x labels).
 Logits = Callable[[dict[str, np.ndarray]], np.ndarray]
 _WORD = re.compile(r"\S+")
-# Unicode's control characters (category Cc) except tab, line feed and carriage return.
-_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-@dataclass
-class Prediction:
-    """One text's class probabilities, and how much of the text the model read."""
-
-    probabilities: dict[str, float]
-    truncated: bool  # the text has more tokens than the model reads
-    chars_read: int  # the model read the cleaned text up to this character
-    notes: list[str] = field(default_factory=list)  # what ``clean_text`` changed
-
-    @property
-    def label(self) -> str:
-        return max(self.probabilities, key=self.probabilities.__getitem__)
-
-
-def clean_text(text: str) -> tuple[str, list[str]]:
-    """Cut huge texts and replace control characters by spaces; return the text and notes on
-    what changed. Tabs and line breaks are kept; emoji, accents and any script pass unchanged.
-    """
-    notes = []
-    if len(text) > MAX_CHARS:
-        notes.append(f"text cut from {len(text):,} to {MAX_CHARS:,} characters")
-        text = text[:MAX_CHARS]
-    text, controls = _CONTROLS.subn(" ", text)
-    if controls:
-        notes.append(f"{controls} control character{'s' * (controls > 1)} replaced by spaces")
-    return text, notes
+def load_classifier(folder: str | Path, prefer_onnx: bool = True) -> ServedClassifier:
+    """The classifier saved in ``folder``: its int8 ONNX export when there (and ``prefer_onnx``),
+    else its PyTorch weights (torch and transformers are imported only then)."""
+    return TextClassifier.from_folder(folder, prefer_onnx=prefer_onnx)
 
 
 class TextClassifier:
@@ -101,26 +80,31 @@ class TextClassifier:
         smaller of the tokenizer's and the position embeddings' limits.
         """
         folder = Path(folder)
-        if not (folder / "tokenizer.json").is_file():
-            raise ValueError(
-                f"{folder} has no fast tokenizer (tokenizer.json): re-save it with "
-                "a recent transformers"
-            )
-        config = _read_json(folder / "config.json")
+        for name in (CONFIG_FILE, CLASSIFIER_TOKENIZER_FILE):
+            if not (folder / name).is_file():
+                raise NotAModelFolderError(
+                    f"{folder} is not a saved classifier: {name} is missing (a folder written "
+                    "by `python -m train classify`, or a transformers classifier re-saved with "
+                    "a fast tokenizer)"
+                )
+        config = read_json(folder / CONFIG_FILE)
         id2label = config.get("id2label") or {}
         labels = [str(id2label[str(i)]) for i in range(len(id2label))]
         if len(labels) < 2:
-            raise ValueError(f"{folder}/config.json names no labels (id2label): not a classifier")
-        tokenizer_config = _read_json(folder / "tokenizer_config.json", missing_ok=True)
+            raise NotAModelFolderError(
+                f"{folder}/{CONFIG_FILE} names no labels (id2label): not a classifier"
+            )
+        tokenizer_file = folder / "tokenizer_config.json"
+        tokenizer_config = read_json(tokenizer_file) if tokenizer_file.is_file() else {}
         limits = [tokenizer_config.get("model_max_length"), config.get("max_position_embeddings")]
-        training_config = folder / "training_config.json"
-        if training_config.is_file():
-            limits.append(_read_json(training_config).get("args", {}).get("max_length"))
+        if (folder / TRAINING_CONFIG_FILE).is_file():
+            trained = read_json(folder / TRAINING_CONFIG_FILE).get("args", {})
+            limits.append(trained.get("max_length"))
         max_length = int(min(limit for limit in limits if limit) if any(limits) else 512)
         tokenizer = _batch_tokenizer(folder, tokenizer_config, max_length)
-        if prefer_onnx and (folder / ONNX_FILE).is_file():
+        if prefer_onnx and (folder / CLASSIFIER_ONNX_FILE).is_file():
             session = onnxruntime.InferenceSession(
-                str(folder / ONNX_FILE), providers=["CPUExecutionProvider"]
+                str(folder / CLASSIFIER_ONNX_FILE), providers=["CPUExecutionProvider"]
             )
             return cls(
                 lambda inputs: session.run(["logits"], inputs)[0],
@@ -198,7 +182,7 @@ class TextClassifier:
 def _batch_tokenizer(folder: Path, tokenizer_config: dict, max_length: int) -> Tokenizer:
     """The folder's ``tokenizer.json``, set to truncate at ``max_length`` and to pad a batch
     to its longest text, as the transformers tokenizer did in training."""
-    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer = Tokenizer.from_file(str(folder / CLASSIFIER_TOKENIZER_FILE))
     tokenizer.enable_truncation(max_length)
     pad_token = tokenizer_config.get("pad_token")
     if isinstance(pad_token, dict):  # older transformers saved special tokens as objects
@@ -231,12 +215,3 @@ def _pytorch_logits(folder: Path) -> tuple[Logits, list[str]]:
             return model(**tensors).logits.float().numpy()
 
     return logits, input_names
-
-
-def _read_json(path: Path, missing_ok: bool = False) -> dict:
-    if missing_ok and not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise ValueError(f"{path.parent} is not a saved classifier: no {path.name}") from err

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from hub_utils.bag_of_words import word_counts
-from hub_utils.topic_format import ServedTopicModel
+from hub_utils.models.bag_of_words import word_counts
+from hub_utils.models.protocols import ServedTopicModel
 
 
 def topic_names(model: ServedTopicModel, n_words: int = 3) -> list[str]:

@@ -22,8 +22,8 @@ from huggingface_hub import constants
 
 from hub_utils.errors import HubError
 from hub_utils.hub import pull
-from hub_utils.runtime import run_model
-from hub_utils.tensorboard_scalars import COLUMNS, read_scalars
+from hub_utils.serving.runtime import run_model
+from hub_utils.serving.training_curves import COLUMNS, read_scalars
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 _PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)

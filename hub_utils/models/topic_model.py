@@ -4,7 +4,7 @@ The network is the ``contextualized-topic-models`` package's own ``DecoderNetwor
 with sentence embeddings, CombinedTM or ZeroShotTM). A saved folder holds ``config.json``,
 ``model.safetensors``, ``vocab.json`` and ``topics.json``: no pickle, so loading runs no code
 from the folder, and no training corpus is needed to predict. ``train topics`` adds
-``onnx/topic_model.onnx``, which ``hub_utils.topic_onnx`` serves without torch.
+``onnx/topic_model.onnx``, which ``hub_utils.models.topic_onnx`` serves without torch.
 
     >>> model = TopicModel.from_pretrained("bert-hub-kit/gnews-ctm-minilm")  # or a folder
     >>> model.topics(5)[0]
@@ -27,19 +27,13 @@ from safetensors.torch import load_file, save_file
 from scipy import sparse
 from torch import nn
 
-from hub_utils.bag_of_words import bag_of_words
-from hub_utils.encoder import DEFAULT_ENCODER, resolve_encoder
-from hub_utils.errors import HubError
-from hub_utils.topic_format import (
-    CONFIG_FILE,
-    TOPICS_FILE,
-    VOCAB_FILE,
-    WEIGHTS_FILE,
-    check_texts,
-    top_words,
-    word_weights,
-    write_json,
-)
+from hub_utils.errors import NotAModelFolderError
+from hub_utils.models.bag_of_words import bag_of_words
+from hub_utils.models.encoder import DEFAULT_ENCODER, resolve_encoder
+from hub_utils.models.files import CONFIG_FILE, TOPICS_FILE, VOCAB_FILE, WEIGHTS_FILE
+from hub_utils.models.json_files import write_json
+from hub_utils.models.texts import check_texts
+from hub_utils.models.topic_words import top_words, word_weights
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -275,7 +269,9 @@ class TopicModel(
             if Path(model_id).is_dir():
                 path = Path(model_id) / filename
                 if not path.is_file():
-                    raise HubError(f"{model_id} is not a saved topic model: {filename} is missing")
+                    raise NotAModelFolderError(
+                        f"{model_id} is not a saved topic model: {filename} is missing"
+                    )
                 return path
             return Path(
                 hf_hub_download(

@@ -10,11 +10,11 @@ import csv
 import io
 from pathlib import Path
 
+from hub_utils.models.texts import TEXT_COLUMNS, guess_text_column
+
 MAX_ROWS = 10_000
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
 TEXT_SUFFIXES = {".txt", ""}
-# Column names taken as the text, in order of preference (compared in lower case).
-TEXT_COLUMNS = ("text", "message", "sms", "sentence", "content", "body", "review", "document")
 
 
 class BatchFileError(ValueError):
@@ -99,10 +99,9 @@ def _text_column(file_name: str, columns: list[str], wanted: str | None) -> str:
         if wanted not in columns:
             raise BatchFileError(f"{file_name} has no column {wanted!r}; its columns are {shown}")
         return wanted
-    by_lower = {c.strip().lower(): c for c in columns}
-    for name in TEXT_COLUMNS:
-        if name in by_lower:
-            return by_lower[name]
+    guessed = guess_text_column(columns)
+    if guessed is not None:
+        return guessed
     if len(columns) == 1:
         return columns[0]
     raise BatchFileError(

@@ -20,21 +20,21 @@ import onnxruntime
 from safetensors import safe_open
 from tokenizers import Tokenizer
 
-from hub_utils.bag_of_words import word_counts
-from hub_utils.errors import HubError
-from hub_utils.token_inputs import token_arrays
-from hub_utils.topic_format import (
+from hub_utils.errors import NotAModelFolderError
+from hub_utils.models.bag_of_words import word_counts
+from hub_utils.models.files import (
     BETA_KEY,
     CONFIG_FILE,
-    ONNX_FILE,
-    ONNX_TOKENIZER_FILE,
+    TOPIC_ONNX_FILE,
+    TOPIC_ONNX_TOKENIZER_FILE,
     VOCAB_FILE,
     WEIGHTS_FILE,
-    check_texts,
-    read_json,
-    top_words,
-    word_weights,
 )
+from hub_utils.models.json_files import read_json
+from hub_utils.models.protocols import ServedTopicModel
+from hub_utils.models.texts import check_texts
+from hub_utils.models.token_inputs import token_arrays
+from hub_utils.models.topic_words import top_words, word_weights
 
 ONNX_BACKEND = "ONNX Runtime, float32"
 
@@ -66,17 +66,19 @@ class OnnxTopicModel:
     @classmethod
     def from_folder(cls, folder: str | Path) -> OnnxTopicModel:
         folder = Path(folder)
-        for name in (CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, ONNX_FILE, ONNX_TOKENIZER_FILE):
+        for name in (CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, TOPIC_ONNX_FILE, TOPIC_ONNX_TOKENIZER_FILE):
             if not (folder / name).is_file():
-                raise HubError(f"{folder} is not an exported topic model: {name} is missing")
+                raise NotAModelFolderError(
+                    f"{folder} is not an exported topic model: {name} is missing"
+                )
         with safe_open(folder / WEIGHTS_FILE, framework="numpy") as weights:
             beta = weights.get_tensor(BETA_KEY).astype(np.float32)
         session = onnxruntime.InferenceSession(
-            str(folder / ONNX_FILE), providers=["CPUExecutionProvider"]
+            str(folder / TOPIC_ONNX_FILE), providers=["CPUExecutionProvider"]
         )
         return cls(
             session,
-            Tokenizer.from_file(str(folder / ONNX_TOKENIZER_FILE)),
+            Tokenizer.from_file(str(folder / TOPIC_ONNX_TOKENIZER_FILE)),
             read_json(folder / VOCAB_FILE),
             read_json(folder / CONFIG_FILE),
             beta,
@@ -121,12 +123,12 @@ class OnnxTopicModel:
         return self.session.run(None, feeds)[0]
 
 
-def load_topic_model(folder: str | Path, prefer_onnx: bool = True) -> Any:
+def load_topic_model(folder: str | Path, prefer_onnx: bool = True) -> ServedTopicModel:
     """The topic model saved in ``folder``: served by ONNX Runtime when the folder holds the
     export (and ``prefer_onnx``), else the PyTorch ``TopicModel`` (imported only then)."""
     folder = Path(folder)
-    if prefer_onnx and (folder / ONNX_FILE).is_file():
+    if prefer_onnx and (folder / TOPIC_ONNX_FILE).is_file():
         return OnnxTopicModel.from_folder(folder)
-    from hub_utils.topic_model import TopicModel
+    from hub_utils.models.topic_model import TopicModel
 
     return TopicModel.from_pretrained(folder)

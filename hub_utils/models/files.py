@@ -1,0 +1,22 @@
+"""The files of a saved model folder, by model kind. Nothing else: both loaders, the training
+commands and the publish tools name the files from here."""
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+CARD_FILE = "README.md"
+EVAL_RESULTS_FILE = "eval_results.json"
+TRAINING_CONFIG_FILE = "training_config.json"
+
+# The classifier: transformers' files, plus its int8 ONNX export (written by ``train classify``).
+CLASSIFIER_TOKENIZER_FILE = "tokenizer.json"
+CLASSIFIER_ONNX_FILE = "onnx/model_quantized.onnx"
+CLASSIFIER_ONNX_RESULTS = "test_onnx_int8"  # eval_results.json key: the export's test metrics
+
+# The topic model: vocabulary and top words beside the weights.
+VOCAB_FILE = "vocab.json"
+TOPICS_FILE = "topics.json"
+BETA_KEY = "beta"  # the topic-word matrix in model.safetensors
+# The sentence encoder and the topic network in one graph, and the encoder's tokenizer set up
+# to truncate and pad as sentence-transformers does (written by ``train topics``).
+TOPIC_ONNX_FILE = "onnx/topic_model.onnx"
+TOPIC_ONNX_TOKENIZER_FILE = "onnx/tokenizer.json"
