@@ -32,7 +32,17 @@ _LAZY = {
     "push": "hub_utils.hub",
     "pull": "hub_utils.hub",
 }
-__all__ = ["HubError", "NotAModelFolderError", *_LAZY]
+__all__ = [
+    "HubError",
+    "NotAModelFolderError",
+    "OnnxTopicModel",
+    "TextClassifier",
+    "TopicModel",
+    "load_classifier",
+    "load_topic_model",
+    "pull",
+    "push",
+]
 
 
 def __getattr__(name: str) -> Any:

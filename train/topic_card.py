@@ -58,7 +58,7 @@ def write_topic_card(path: Path, *, config: dict, topics: list[list[str]],
     onnx_note = "" if onnx_max_abs_diff is None else (
         "\n`onnx/topic_model.onnx` is the sentence encoder and the topic network in one float32 "
         "graph, with its tokenizer in `onnx/tokenizer.json`. "
-        "`hub_utils.models.topic_onnx.load_topic_model` serves it with ONNX Runtime, without torch or "
+        "`hub_utils.load_topic_model` serves it with ONNX Runtime, without torch or "
         "sentence-transformers (the demo app does); on held-out documents its distributions "
         f"were within {onnx_max_abs_diff:.0e} of `predict`'s.\n"
     )

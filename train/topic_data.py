@@ -83,8 +83,8 @@ def build_bag_of_words(texts: list[str], vocab_size: int, max_df: float = 1.0) -
 
     The package's ``WhiteSpacePreprocessingStopwords`` picks the vocabulary and drops documents
     left empty, with scikit-learn's English stop words (NLTK's list would need a download). The
-    counts come from ``hub_utils.models.bag_of_words.bag_of_words``, the function ``predict`` uses, so
-    training and new texts go through the same tokenisation.
+    counts come from ``hub_utils.models.bag_of_words.bag_of_words``, the function ``predict``
+    uses, so training and new texts go through the same tokenisation.
     """
     from contextualized_topic_models.utils.preprocessing import WhiteSpacePreprocessingStopwords
 

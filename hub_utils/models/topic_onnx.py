@@ -66,7 +66,8 @@ class OnnxTopicModel:
     @classmethod
     def from_folder(cls, folder: str | Path) -> OnnxTopicModel:
         folder = Path(folder)
-        for name in (CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, TOPIC_ONNX_FILE, TOPIC_ONNX_TOKENIZER_FILE):
+        needed = (CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, TOPIC_ONNX_FILE, TOPIC_ONNX_TOKENIZER_FILE)
+        for name in needed:
             if not (folder / name).is_file():
                 raise NotAModelFolderError(
                     f"{folder} is not an exported topic model: {name} is missing"
