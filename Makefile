@@ -37,8 +37,10 @@ chromium:  ## Debian's Chromium for the browser tests (Playwright never download
 	@test -x $(CHROMIUM) || (apt-get update -q && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -q chromium chromium-driver)
 
-lint: setup
+lint: setup  ## linter, formatter check and type checker (the pre-commit hooks run the same)
 	$(BIN)/python -m ruff check .
+	$(BIN)/python -m ruff format --check .
+	$(BIN)/python -m mypy
 
 test: setup chromium lint  ## lint, then the whole test suite, offline with throw-away caches
 	tmp=$$(mktemp -d) && HF_HOME=$$tmp/hf MPLCONFIGDIR=$$tmp/mpl CHROMIUM=$(CHROMIUM) \

@@ -55,10 +55,18 @@ from hub_utils.models.classifier import TextClassifier  # noqa: E402
 DATA = ROOT.parent / "shared" / "data" / "sms_spam" / "spamdata_v2.csv"
 RESULTS = ROOT / "bench" / "results"
 SSL_CONTEXT = ssl.create_default_context()
-TOPIC_TEXTS = ["stocks fall as oil prices climb", "new smartphone released with bigger screen",
-               "striker scores twice as city win the derby"]
-TARGETS = {"startup_seconds": 10, "peak_rss_mb": 1536, "failed_requests": 0,
-           "throughput_ratio": 0.5, "single_p50_ms": 50}
+TOPIC_TEXTS = [
+    "stocks fall as oil prices climb",
+    "new smartphone released with bigger screen",
+    "striker scores twice as city win the derby",
+]
+TARGETS = {
+    "startup_seconds": 10,
+    "peak_rss_mb": 1536,
+    "failed_requests": 0,
+    "throughput_ratio": 0.5,
+    "single_p50_ms": 50,
+}
 
 
 IMPORT_FLOOR = "import gradio, onnxruntime, tokenizers"
@@ -84,7 +92,7 @@ def model_throughput(folder: Path, messages: list[str]) -> float:
     for _ in range(3):
         started = time.perf_counter()
         for start in range(0, len(messages), MAX_BATCH_SIZE):
-            classifier.predict(messages[start:start + MAX_BATCH_SIZE])
+            classifier.predict(messages[start : start + MAX_BATCH_SIZE])
         best = max(best, len(messages) / (time.perf_counter() - started))
     return best
 
@@ -96,11 +104,21 @@ def free_port() -> int:
 
 
 def start_app(spam: Path, topics: Path, port: int) -> tuple[subprocess.Popen, float]:
-    env = dict(os.environ, SPAM_MODEL=str(spam), TOPIC_MODEL=str(topics),
-               GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port))
+    env = dict(
+        os.environ,
+        SPAM_MODEL=str(spam),
+        TOPIC_MODEL=str(topics),
+        GRADIO_SERVER_NAME="127.0.0.1",
+        GRADIO_SERVER_PORT=str(port),
+    )
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "app.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     while True:
         if process.poll() is not None:
             raise SystemExit(f"app.py exited with code {process.returncode}")
@@ -183,8 +201,10 @@ def client_latencies(url: str, endpoint: str, texts: list[str], n: int) -> list[
 
 
 def milliseconds(latencies: list[float]) -> dict[str, float]:
-    return {"p50_ms": round(percentile(latencies, 50) * 1000, 1),
-            "p95_ms": round(percentile(latencies, 95) * 1000, 1)}
+    return {
+        "p50_ms": round(percentile(latencies, 50) * 1000, 1),
+        "p95_ms": round(percentile(latencies, 95) * 1000, 1),
+    }
 
 
 def load_test(url: str, messages: list[str], clients: int, requests: int) -> dict:
@@ -220,23 +240,31 @@ def load_test(url: str, messages: list[str], clients: int, requests: int) -> dic
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
-    return {"clients": clients, "requests": requests, "failed": len(errors),
-            "first_errors": errors[:3], "seconds": round(wall, 2),
-            "requests_per_second": round(len(latencies) / wall, 1),
-            "p50_ms": round(percentile(latencies, 50) * 1000, 1),
-            "p95_ms": round(percentile(latencies, 95) * 1000, 1),
-            "p99_ms": round(percentile(latencies, 99) * 1000, 1)}
+    return {
+        "clients": clients,
+        "requests": requests,
+        "failed": len(errors),
+        "first_errors": errors[:3],
+        "seconds": round(wall, 2),
+        "requests_per_second": round(len(latencies) / wall, 1),
+        "p50_ms": round(percentile(latencies, 50) * 1000, 1),
+        "p95_ms": round(percentile(latencies, 95) * 1000, 1),
+        "p99_ms": round(percentile(latencies, 99) * 1000, 1),
+    }
 
 
 def write_markdown(result: dict) -> str:
     load, single, checks = result["load"], result["single"], result["targets_met"]
     mark = {True: "yes", False: "**no**"}
     lines = [
-        "# App load benchmark", "",
+        "# App load benchmark",
+        "",
         f"{result['machine']}; load average {result['load_average_start']} at start, "
         f"{result['load_average_end']} at the end (the machine is shared). Models: "
-        f"`{result['spam_model']}`, `{result['topic_model']}`.", "",
-        "| measure | value | target | met |", "|---|---|---|---|",
+        f"`{result['spam_model']}`, `{result['topic_model']}`.",
+        "",
+        "| measure | value | target | met |",
+        "|---|---|---|---|",
         f"| start-up to ready (both models, ONNX Runtime), median of {STARTS} "
         f"| {result['startup_seconds']:.1f} s | < 10 s | {mark[checks['startup_seconds']]} |",
         f"| baseline, same run: the same models served with PyTorch (no `onnx/` folders) "
@@ -265,8 +293,9 @@ def write_markdown(result: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--spam-model", type=Path, default=ROOT / "models" / "spam")
     parser.add_argument("--topic-model", type=Path, default=ROOT / "models" / "topics")
     parser.add_argument("--clients", type=int, default=32)
@@ -274,8 +303,9 @@ def main() -> None:
     args = parser.parse_args()
     for folder in (args.spam_model, args.topic_model):
         if not (folder / "config.json").is_file():
-            raise SystemExit(f"no model in {folder}: run `make models` or pass --spam-model / "
-                             "--topic-model")
+            raise SystemExit(
+                f"no model in {folder}: run `make models` or pass --spam-model / --topic-model"
+            )
     RESULTS.mkdir(parents=True, exist_ok=True)
     load_start = os.getloadavg()[0]
     messages = sms_messages(2_000)
@@ -283,8 +313,10 @@ def main() -> None:
     floor = import_floor()
     starts: dict[str, list[float]] = {"onnx": [], "pytorch": []}
     with tempfile.TemporaryDirectory() as tmp:
-        plain = [without_onnx(folder, Path(tmp) / name)
-                 for folder, name in ((args.spam_model, "spam"), (args.topic_model, "topics"))]
+        plain = [
+            without_onnx(folder, Path(tmp) / name)
+            for folder, name in ((args.spam_model, "spam"), (args.topic_model, "topics"))
+        ]
         for _ in range(STARTS):
             starts["pytorch"].append(startup_seconds(*plain))
             starts["onnx"].append(startup_seconds(args.spam_model, args.topic_model))
@@ -292,9 +324,11 @@ def main() -> None:
     process, _ = start_app(args.spam_model, args.topic_model, port)
     url = f"http://127.0.0.1:{port}/"
     try:
-        single = {"http": milliseconds(http_latencies(url, "classify", messages, 200)),
-                  "client": milliseconds(client_latencies(url, "/classify", messages, 100)),
-                  "topics": milliseconds(client_latencies(url, "/topics", TOPIC_TEXTS, 30))}
+        single = {
+            "http": milliseconds(http_latencies(url, "classify", messages, 200)),
+            "client": milliseconds(client_latencies(url, "/classify", messages, 100)),
+            "topics": milliseconds(client_latencies(url, "/topics", TOPIC_TEXTS, 30)),
+        }
         model_before = model_throughput(args.spam_model, messages)
         load = load_test(url, messages, args.clients, args.requests)
         model_after = model_throughput(args.spam_model, messages)
@@ -304,20 +338,23 @@ def main() -> None:
         process.wait(timeout=30)
     result = {
         "machine": f"{os.cpu_count()} CPU cores, torch {torch.__version__} "
-                   f"({torch.get_num_threads()} threads)",
+        f"({torch.get_num_threads()} threads)",
         "load_average_start": round(load_start, 2),
         "load_average_end": round(os.getloadavg()[0], 2),
-        "spam_model": str(args.spam_model), "topic_model": str(args.topic_model),
+        "spam_model": str(args.spam_model),
+        "topic_model": str(args.topic_model),
         "startup_seconds": round(startup, 2),
         "startup_seconds_pytorch": round(baseline, 2),
         "startups": starts,
         "import_floor_seconds": round(floor, 2),
         "peak_rss_mb": round(peak, 1),
-        "model_before": round(model_before, 1), "model_after": round(model_after, 1),
+        "model_before": round(model_before, 1),
+        "model_after": round(model_after, 1),
         "single": single,
         "load": load,
-        "throughput_ratio": round(load["requests_per_second"] * 2 / (model_before + model_after),
-                                  3),
+        "throughput_ratio": round(
+            load["requests_per_second"] * 2 / (model_before + model_after), 3
+        ),
     }
     result["targets_met"] = {
         "startup_seconds": result["startup_seconds"] < TARGETS["startup_seconds"],

@@ -19,14 +19,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from train import topic_metrics  # noqa: E402
-from train.topic_data import build_bag_of_words, cached_embeddings, load_corpus  # noqa: E402
+from train import topics_metrics  # noqa: E402
+from train.topics_data import build_bag_of_words, cached_embeddings, load_corpus  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "gnews"
 RESULTS = ROOT / "bench" / "results"
@@ -63,9 +64,23 @@ print("BENCH " + json.dumps({"code": code, "seconds": time.perf_counter() - star
 def run_ctm(name: str, flags: list[str], work: Path, args: argparse.Namespace) -> dict:
     """One CLI training run; its metrics, timings, peak RSS and predict latency."""
     output_dir = work / name.replace(" ", "-")
-    command = [sys.executable, "-c", CHILD, "topics", "--dataset", str(args.dataset),
-               "--labels-file", str(args.labels), "--n-topics", str(args.n_topics),
-               "--output-dir", str(output_dir), "--cache-dir", str(work / "embeddings"), *flags]
+    command = [
+        sys.executable,
+        "-c",
+        CHILD,
+        "topics",
+        "--dataset",
+        str(args.dataset),
+        "--labels-file",
+        str(args.labels),
+        "--n-topics",
+        str(args.n_topics),
+        "--output-dir",
+        str(output_dir),
+        "--cache-dir",
+        str(work / "embeddings"),
+        *flags,
+    ]
     print(f"== {name}: {' '.join(flags) or 'CLI defaults'}", flush=True)
     child = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     lines = [line for line in child.stdout.splitlines() if line.startswith("BENCH ")]
@@ -75,9 +90,13 @@ def run_ctm(name: str, flags: list[str], work: Path, args: argparse.Namespace) -
     training = json.loads((output_dir / "training_config.json").read_text())
     metrics = json.loads((output_dir / "eval_results.json").read_text())
     result = {
-        "name": name, "flags": flags, **metrics,
-        "run_seconds": round(run["seconds"], 1), "train_seconds": training["train_seconds"],
-        "epochs_run": training["epochs_run"], "best_epoch": training["best_epoch"],
+        "name": name,
+        "flags": flags,
+        **metrics,
+        "run_seconds": round(run["seconds"], 1),
+        "train_seconds": training["train_seconds"],
+        "epochs_run": training["epochs_run"],
+        "best_epoch": training["best_epoch"],
         "peak_rss_mb": round(run["peak_rss_mb"]),
         "predict_ms": predict_latency(output_dir),
         "topics": json.loads((output_dir / "topics.json").read_text())[:5],
@@ -101,7 +120,7 @@ def predict_latency(folder: Path) -> dict[str, float]:
     return {"median": round(float(np.median(times)), 1), "max": round(max(times), 1)}
 
 
-def cli_default(flag: str) -> object:
+def cli_default(flag: str) -> Any:
     """The default of a ``python -m train topics`` flag."""
     from train.topics import add_arguments
 
@@ -122,20 +141,31 @@ def run_lda(args: argparse.Namespace, vocab_size: int) -> dict:
     corpus = [dictionary.doc2bow(tokens) for tokens in bow.tokens]
     print("== LDA", flush=True)
     started = time.perf_counter()
-    lda = LdaModel(corpus, num_topics=args.n_topics, id2word=dictionary, passes=args.lda_passes,
-                   iterations=100, alpha="auto", eta="auto", random_state=args.seed)
+    lda = LdaModel(
+        corpus,
+        num_topics=args.n_topics,
+        id2word=dictionary,
+        passes=args.lda_passes,
+        iterations=100,
+        alpha="auto",
+        eta="auto",
+        random_state=args.seed,
+    )
     seconds = time.perf_counter() - started
     topics = [[word for word, _ in lda.show_topic(t, topn=25)] for t in range(args.n_topics)]
-    assignments = [max(lda.get_document_topics(doc, minimum_probability=0.0),
-                       key=lambda pair: pair[1])[0] for doc in corpus]
+    assignments = [
+        max(lda.get_document_topics(doc, minimum_probability=0.0), key=lambda pair: pair[1])[0]
+        for doc in corpus
+    ]
     kept_labels = [labels[i] for i in bow.kept]
     result = {
-        "name": "gensim LDA", "flags": [f"passes={args.lda_passes}", "alpha=auto", "eta=auto"],
-        "npmi": topic_metrics.npmi(topics, bow.tokens),
-        "topic_diversity": topic_metrics.topic_diversity(topics),
-        "inverted_rbo": topic_metrics.inverted_rbo(topics),
-        "nmi": topic_metrics.nmi(kept_labels, assignments),
-        "purity": topic_metrics.purity(kept_labels, assignments),
+        "name": "gensim LDA",
+        "flags": [f"passes={args.lda_passes}", "alpha=auto", "eta=auto"],
+        "npmi": topics_metrics.npmi(topics, bow.tokens),
+        "topic_diversity": topics_metrics.topic_diversity(topics),
+        "inverted_rbo": topics_metrics.inverted_rbo(topics),
+        "nmi": topics_metrics.nmi(kept_labels, assignments),
+        "purity": topics_metrics.purity(kept_labels, assignments),
         "train_seconds": round(seconds, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "topics": topics[:5],
@@ -157,13 +187,17 @@ def encoding_time(args: argparse.Namespace, work: Path) -> float:
 def write_markdown(report: dict, path: Path) -> None:
     def row(r: dict) -> str:
         latency = f"{r['predict_ms']['median']:.0f}" if "predict_ms" in r else "–"
-        return (f"| {r['name']} | {r['npmi']:.3f} | {r['topic_diversity']:.3f} | "
-                f"{r['inverted_rbo']:.3f} | {r['nmi']:.3f} | {r['purity']:.3f} | "
-                f"{r['train_seconds']:.0f} | {r.get('epochs_run', '–')} | {r['peak_rss_mb']} | "
-                f"{latency} |")
+        return (
+            f"| {r['name']} | {r['npmi']:.3f} | {r['topic_diversity']:.3f} | "
+            f"{r['inverted_rbo']:.3f} | {r['nmi']:.3f} | {r['purity']:.3f} | "
+            f"{r['train_seconds']:.0f} | {r.get('epochs_run', '–')} | {r['peak_rss_mb']} | "
+            f"{latency} |"
+        )
 
-    header = ("| run | NPMI | topic diversity | inverted RBO | NMI | purity | training s | "
-              "epochs | peak RSS MB | predict ms |\n|---|---|---|---|---|---|---|---|---|---|")
+    header = (
+        "| run | NPMI | topic diversity | inverted RBO | NMI | purity | training s | "
+        "epochs | peak RSS MB | predict ms |\n|---|---|---|---|---|---|---|---|---|---|"
+    )
     lines = [
         "# Topic model benchmark (generated by bench/topics.py)",
         "",
@@ -183,13 +217,14 @@ def write_markdown(report: dict, path: Path) -> None:
     ]
     # The hand-written tuning log below the table survives re-runs.
     old = path.read_text(encoding="utf-8") if path.is_file() else ""
-    log = old[old.index(TUNING_LOG):] if TUNING_LOG in old else ""
+    log = old[old.index(TUNING_LOG) :] if TUNING_LOG in old else ""
     path.write_text("\n".join(lines) + "\n\n" + log, encoding="utf-8")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--dataset", type=Path, default=DATA / "GoogleNews.txt")
     parser.add_argument("--labels", type=Path, default=DATA / "GoogleNews_LABEL.txt")
     parser.add_argument("--n-topics", type=int, default=50)
@@ -202,8 +237,10 @@ def main() -> None:
 
     work = args.work_dir or Path(tempfile.mkdtemp(prefix="bench-topics-"))
     report = {
-        "dataset": args.dataset.name, "documents": len(load_corpus(str(args.dataset))),
-        "n_topics": args.n_topics, "date": time.strftime("%Y-%m-%d"),
+        "dataset": args.dataset.name,
+        "documents": len(load_corpus(str(args.dataset))),
+        "n_topics": args.n_topics,
+        "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} CPUs",
         "encoding_seconds": encoding_time(args, work),
     }

@@ -29,8 +29,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until_serving(url: str, process: subprocess.Popen | None = None,
-                       timeout: float = START_TIMEOUT_S) -> None:
+def wait_until_serving(
+    url: str, process: subprocess.Popen | None = None, timeout: float = START_TIMEOUT_S
+) -> None:
     """Poll ``url`` until it answers 200; fail early if ``process`` exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -48,10 +49,11 @@ def wait_until_serving(url: str, process: subprocess.Popen | None = None,
 @pytest.fixture(scope="session")
 def app_models(trained_classifier: Path, trained_topic_model: Path):
     """Both fixture models, loaded by ``app.load_models`` from SPAM_MODEL/TOPIC_MODEL."""
-    import app
+    from hub_utils.serving.loading import load_models
 
-    models = app.load_models({"SPAM_MODEL": str(trained_classifier),
-                              "TOPIC_MODEL": str(trained_topic_model)})
+    models = load_models(
+        REPO_ROOT, {"SPAM_MODEL": str(trained_classifier), "TOPIC_MODEL": str(trained_topic_model)}
+    )
     assert models.classifier.ok, models.classifier.error
     assert models.topics.ok, models.topics.error
     return models
@@ -63,8 +65,9 @@ def app_url(app_models) -> Iterator[str]:
     import app
 
     demo = app.build_demo(app_models)
-    _, url, _ = app.serve(demo, prevent_thread_lock=True, server_name="127.0.0.1",
-                          server_port=free_port(), quiet=True)
+    _, url, _ = app.serve(
+        demo, prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True
+    )
     yield url
     demo.close()
 
@@ -80,8 +83,9 @@ class HubApp:
 
 
 @pytest.fixture(scope="session")
-def hub_app(hub_endpoint: str, trained_classifier: Path,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubApp]:
+def hub_app(
+    hub_endpoint: str, trained_classifier: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[HubApp]:
     """The classifier is pushed to the local Hub and the app started as a Space starts it:
     ``python app.py`` with SPAM_MODEL (pinned to the pushed commit), GRADIO_SERVER_NAME and
     GRADIO_SERVER_PORT; TOPIC_MODEL names a repo that does not exist."""
@@ -89,16 +93,27 @@ def hub_app(hub_endpoint: str, trained_classifier: Path,
     env = client_env(hub_endpoint, work / "hf_home")
     pushed = run_cli(env, "push", str(trained_classifier), HUB_SPAM_REPO)
     assert pushed.returncode == 0, pushed.stderr
-    commit = re.search(r"/commit/([0-9a-f]{40})", pushed.stdout).group(1)
+    pushed_commit = re.search(r"/commit/([0-9a-f]{40})", pushed.stdout)
+    assert pushed_commit, pushed.stdout
+    commit = pushed_commit.group(1)
     port = free_port()
-    env.update(SPAM_MODEL=HUB_SPAM_REPO, SPAM_MODEL_REVISION=commit,
-               TOPIC_MODEL=HUB_MISSING_REPO, GRADIO_SERVER_NAME="127.0.0.1",
-               GRADIO_SERVER_PORT=str(port))
+    env.update(
+        SPAM_MODEL=HUB_SPAM_REPO,
+        SPAM_MODEL_REVISION=commit,
+        TOPIC_MODEL=HUB_MISSING_REPO,
+        GRADIO_SERVER_NAME="127.0.0.1",
+        GRADIO_SERVER_PORT=str(port),
+    )
     env.pop("HF_TOKEN")  # the app only reads public repos
     log = work / "app.log"
     with log.open("w") as output:
-        process = subprocess.Popen([sys.executable, "app.py"], cwd=REPO_ROOT, env=env,
-                                   stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "app.py"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_until_serving(url, process)

@@ -41,8 +41,10 @@ def synthetic_spam_table(n_ham: int = 90, n_spam: int = 45, seed: int = 0) -> pd
         "time": ["noon", "six", "7pm", "half past eight"],
         "item": ["milk", "the kids", "bread", "my parcel"],
     }
+
     def make(template: str) -> str:
         return template.format(**{key: rng.choice(values) for key, values in fill.items()})
+
     rows = [(0, make(rng.choice(HAM_TEMPLATES))) for _ in range(n_ham)]
     rows += [(1, make(rng.choice(SPAM_TEMPLATES))) for _ in range(n_spam)]
     rng.shuffle(rows)
@@ -65,8 +67,14 @@ def tiny_bert(tmp_path_factory) -> Path:
     torch.manual_seed(0)  # a fixed initialisation keeps the test runs identical
     folder = tmp_path_factory.mktemp("tiny-bert")
     tokenizer = AutoTokenizer.from_pretrained(packaged_encoder_path())
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=64, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=128, max_position_embeddings=128)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=128,
+        max_position_embeddings=128,
+    )
     BertModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
@@ -74,11 +82,31 @@ def tiny_bert(tmp_path_factory) -> Path:
 
 def classify_args(dataset: Path, base_model: Path, output_dir: Path, *extra: str) -> list[str]:
     """``python -m train classify`` arguments for a fast run of the tiny BERT."""
-    return ["classify", "--dataset", str(dataset), "--label-names", "ham,spam",
-            "--base-model", str(base_model), "--output-dir", str(output_dir), "--epochs", "8",
-            "--batch-size", "16", "--lr", "2e-3", "--max-length", "48", "--log-every", "2",
-            "--no-freeze-embeddings",  # a random tiny BERT learns only with its embeddings
-            "--run-name", "test-run", *extra]
+    return [
+        "classify",
+        "--dataset",
+        str(dataset),
+        "--label-names",
+        "ham,spam",
+        "--base-model",
+        str(base_model),
+        "--output-dir",
+        str(output_dir),
+        "--epochs",
+        "8",
+        "--batch-size",
+        "16",
+        "--lr",
+        "2e-3",
+        "--max-length",
+        "48",
+        "--log-every",
+        "2",
+        "--no-freeze-embeddings",  # a random tiny BERT learns only with its embeddings
+        "--run-name",
+        "test-run",
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="session")

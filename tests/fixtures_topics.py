@@ -22,8 +22,20 @@ THEMES = {
 # Stop words, digits and punctuation that preprocessing must strip.
 FILLER = ["the", "and", "of", "was", "it", "this", "on", "in", "2024", "12", "-", "!", ","]
 N_DOCUMENTS = 300
-FIXTURE_ARGS = ["--n-topics", "5", "--epochs", "30", "--batch-size", "16", "--lr", "0.005",
-                "--patience", "30", "--run-name", "fixture-run"]
+FIXTURE_ARGS = [
+    "--n-topics",
+    "5",
+    "--epochs",
+    "30",
+    "--batch-size",
+    "16",
+    "--lr",
+    "0.005",
+    "--patience",
+    "30",
+    "--run-name",
+    "fixture-run",
+]
 
 
 @dataclass
@@ -62,14 +74,24 @@ def topic_corpus(tmp_path_factory: pytest.TempPathFactory) -> TopicCorpus:
 
 
 @pytest.fixture(scope="session")
-def trained_topic_model(tmp_path_factory: pytest.TempPathFactory,
-                        topic_corpus: TopicCorpus) -> Path:
+def trained_topic_model(
+    tmp_path_factory: pytest.TempPathFactory, topic_corpus: TopicCorpus
+) -> Path:
     """A topic model folder trained by the CLI on the fixture corpus (about 10 s)."""
     from train.__main__ import main
 
     output_dir = tmp_path_factory.mktemp("topic-run") / "topics"
-    code = main(["topics", "--dataset", str(topic_corpus.corpus_file),
-                 "--labels-file", str(topic_corpus.labels_file),
-                 "--output-dir", str(output_dir), *FIXTURE_ARGS])
+    code = main(
+        [
+            "topics",
+            "--dataset",
+            str(topic_corpus.corpus_file),
+            "--labels-file",
+            str(topic_corpus.labels_file),
+            "--output-dir",
+            str(output_dir),
+            *FIXTURE_ARGS,
+        ]
+    )
     assert code == 0
     return output_dir

@@ -76,7 +76,8 @@ class Repo:
 
     def history(self, branch: str = "main") -> list[str]:
         """Commit ids reachable from ``branch``, newest first."""
-        oids, oid = [], self.branches[branch]
+        oids: list[str] = []
+        oid: str | None = self.branches[branch]
         while oid is not None:
             oids.append(oid)
             oid = self.commits[oid].parent

@@ -12,8 +12,10 @@ def steps_in_write_order(run_dir: Path, tag: str) -> list[int]:
 
     TensorBoard orders event files by name (creation second, then process id), so a run
     resumed within the same second as the crash would otherwise read out of order."""
-    events = [(event.wall_time, event.step)
-              for path in run_dir.glob("events.out.tfevents.*")
-              for event in EventFileLoader(str(path)).Load()
-              if any(value.tag == tag for value in event.summary.value)]
+    events = [
+        (event.wall_time, event.step)
+        for path in run_dir.glob("events.out.tfevents.*")
+        for event in EventFileLoader(str(path)).Load()
+        if any(value.tag == tag for value in event.summary.value)
+    ]
     return [step for _, step in sorted(events)]

@@ -18,12 +18,19 @@ import pytest
 from tests.fixtures_classify import HAM_EXAMPLE, SPAM_EXAMPLE
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 TIMEOUT_MS = 60_000  # the machine may be busy: generous, but a hang still fails
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(),
-                                reason=f"no Chromium at {CHROMIUM} (make chromium installs it)")
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).is_file(), reason=f"no Chromium at {CHROMIUM} (make chromium installs it)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +61,7 @@ def save_screenshot(page, path: Path, full_page: bool = True) -> None:
     image.convert("RGB").quantize(colors=64).save(path, optimize=True)
 
 
-def test_classify_a_typed_message(page, screenshots: Path):
+def test_classify_a_typed_message(page):
     from playwright.sync_api import expect
 
     page.get_by_role("tab", name="Spam classifier").click()

@@ -10,16 +10,28 @@ import subprocess
 import sys
 import threading
 
-import gradio as gr
 import pandas as pd
 import pytest
 
 import app
-from hub_utils.models.classifier import TextClassifier
+from hub_utils.errors import BadRequestError
+from hub_utils.models.classifier import load_classifier
 from hub_utils.models.topic_onnx import load_topic_model
-from hub_utils.serving.batch_files import MAX_ROWS
-from hub_utils.serving.loading import Card, LoadedModel, ModelSource, load_model, model_source
+from hub_utils.serving.about import about_markdown, curves_intro, metrics_table
+from hub_utils.serving.batch_classify import RESULTS_KEPT, classify_file, results_dir
+from hub_utils.serving.batch_files import MAX_ROWS, neutralize_formula
+from hub_utils.serving.classifier_views import classify_texts, explain_text
+from hub_utils.serving.loading import (
+    Card,
+    LoadedModel,
+    Models,
+    ModelSource,
+    load_model,
+    load_problem,
+    model_source,
+)
 from hub_utils.serving.runtime import run_model
+from hub_utils.serving.topic_views import find_topics, topic_word_chart
 from hub_utils.serving.training_curves import metric_curves, metrics
 from tests.fixtures_classify import HAM_EXAMPLE, SPAM_EXAMPLE
 from tests.fixtures_hub import REPO_ROOT
@@ -33,8 +45,9 @@ def long_text(n_words: int = 200) -> str:
 
 # --- Classifier -------------------------------------------------------------------------------
 
+
 def test_classify_gives_every_label_a_probability_summing_to_one(app_models):
-    labels, notes = app.classify_texts(app_models.classifier, [SPAM_EXAMPLE, HAM_EXAMPLE])
+    labels, notes = classify_texts(app_models.classifier, [SPAM_EXAMPLE, HAM_EXAMPLE])
     for probabilities in labels:
         assert set(probabilities) == {"ham", "spam"}
         assert math.isclose(sum(probabilities.values()), 1, abs_tol=1e-5)
@@ -45,14 +58,14 @@ def test_classify_gives_every_label_a_probability_summing_to_one(app_models):
 
 @pytest.mark.parametrize("text", ["", "   \n\t  ", None])
 def test_empty_text_gets_no_label_and_a_note_without_failing_its_batch(app_models, text):
-    labels, notes = app.classify_texts(app_models.classifier, [SPAM_EXAMPLE, text])
+    labels, notes = classify_texts(app_models.classifier, [SPAM_EXAMPLE, text])
     assert labels[0] is not None and labels[1] is None
     assert notes[0] == "" and "empty" in notes[1]
 
 
 def test_long_text_is_truncated_and_the_note_says_how_much_was_read(app_models):
     text = long_text()
-    labels, notes = app.classify_texts(app_models.classifier, [text])
+    labels, notes = classify_texts(app_models.classifier, [text])
     assert labels[0] is not None
     max_length = app_models.classifier.model.max_length
     assert f"limit of {max_length} tokens" in notes[0]
@@ -61,20 +74,20 @@ def test_long_text_is_truncated_and_the_note_says_how_much_was_read(app_models):
 
 
 def test_control_characters_emoji_and_other_scripts_are_classified(app_models):
-    labels, notes = app.classify_texts(app_models.classifier, [MIXED_SCRIPTS, "日本語 🎉"])
+    labels, notes = classify_texts(app_models.classifier, [MIXED_SCRIPTS, "日本語 🎉"])
     assert all(math.isclose(sum(p.values()), 1, abs_tol=1e-5) for p in labels)
     assert "2 control characters replaced by spaces" in notes[0]
     assert notes[1] == ""
 
 
 def test_huge_text_is_cut_before_tokenizing(app_models):
-    labels, notes = app.classify_texts(app_models.classifier, ["spam " * 10_000])
+    labels, notes = classify_texts(app_models.classifier, ["spam " * 10_000])
     assert labels[0] is not None
     assert "text cut from 50,000 to 20,000 characters" in notes[0]
 
 
 def test_explain_scores_every_word_and_keeps_the_text(app_models):
-    segments = app.explain_text(app_models.classifier, MIXED_SCRIPTS)
+    segments = explain_text(app_models.classifier, MIXED_SCRIPTS)
     cleaned = MIXED_SCRIPTS.replace("\x00", " ").replace("\x07", " ")
     assert "".join(segment for segment, _ in segments) == cleaned
     words = [(segment, score) for segment, score in segments if segment.strip()]
@@ -84,7 +97,7 @@ def test_explain_scores_every_word_and_keeps_the_text(app_models):
 
 
 def test_explain_leaves_unread_words_unscored(app_models):
-    segments = app.explain_text(app_models.classifier, long_text())
+    segments = explain_text(app_models.classifier, long_text())
     scored = [segment for segment, score in segments if score is not None]
     assert 0 < len(scored) < 200
     assert segments[-1][1] is None and "word199" in segments[-1][0]
@@ -92,8 +105,8 @@ def test_explain_leaves_unread_words_unscored(app_models):
 
 @pytest.mark.parametrize("text", ["", "  \n"])
 def test_explain_refuses_an_empty_text(app_models, text):
-    with pytest.raises(gr.Error, match="Nothing to explain"):
-        app.explain_text(app_models.classifier, text)
+    with pytest.raises(BadRequestError, match="Nothing to explain"):
+        explain_text(app_models.classifier, text)
 
 
 def test_any_label_set_is_served_by_name(tmp_path):
@@ -105,27 +118,35 @@ def test_any_label_set_is_served_by_name(tmp_path):
 
     labels = ["negative", "neutral", "positive"]
     tokenizer = AutoTokenizer.from_pretrained(packaged_encoder_path())
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1,
-                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
-                        id2label=dict(enumerate(labels)),
-                        label2id={label: i for i, label in enumerate(labels)})
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+    )
     torch.manual_seed(0)
     BertForSequenceClassification(config).save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
     (tmp_path / "README.md").write_text(
         "---\nmodel-index:\n- name: sentiment\nwidget:\n- text: I loved every minute of it\n"
-        "---\n\n# sentiment classifier\n", encoding="utf-8")
+        "---\n\n# sentiment classifier\n",
+        encoding="utf-8",
+    )
 
-    loaded = load_model(ModelSource("SPAM_MODEL", str(tmp_path)), TextClassifier.from_folder)
+    loaded = load_model(ModelSource("SPAM_MODEL", str(tmp_path)), load_classifier)
     assert loaded.ok, loaded.error
     assert loaded.model.labels == labels
     assert loaded.model.max_length == 64  # the position embeddings' limit
-    probabilities = app.classify_texts(loaded, ["what a film"])[0][0]
+    probabilities = classify_texts(loaded, ["what a film"])[0][0]
     assert list(probabilities) == labels
     assert math.isclose(sum(probabilities.values()), 1, abs_tol=1e-5)
     assert loaded.card.task == "sentiment"
     assert loaded.card.examples() == ["I loved every minute of it"]
-    demo = app.build_demo(app.Models(loaded, app_models_missing_topics()))
+    demo = app.build_demo(Models(loaded, app_models_missing_topics()))
     assert "Sentiment classifier" in json.dumps(demo.get_config_file())
 
 
@@ -135,15 +156,22 @@ def app_models_missing_topics() -> LoadedModel:
 
 # --- Batch files ------------------------------------------------------------------------------
 
+
 def test_csv_round_trip_keeps_every_row_in_order(app_models, tmp_path):
-    rows = [SPAM_EXAMPLE, "", 'Quoted, with a comma and "quotes"\nand a line break', HAM_EXAMPLE,
-            MIXED_SCRIPTS.replace("\x00", "")]
+    rows = [
+        SPAM_EXAMPLE,
+        "",
+        'Quoted, with a comma and "quotes"\nand a line break',
+        HAM_EXAMPLE,
+        MIXED_SCRIPTS.replace("\x00", ""),
+    ]
     path = tmp_path / "messages.csv"
     pd.DataFrame({"id": range(len(rows)), "Message": rows}).to_csv(path, index=False)
     updates = []
 
-    summary, table, csv_path = app.classify_file(
-        app_models.classifier, str(path), "", lambda fraction, desc: updates.append(fraction))
+    summary, table, csv_path = classify_file(
+        app_models.classifier, str(path), "", lambda fraction, desc: updates.append(fraction)
+    )
 
     result = pd.read_csv(csv_path, keep_default_na=False)
     assert list(result.columns) == ["row", "text", "label", "probability", "note"]
@@ -162,7 +190,7 @@ def test_csv_round_trip_keeps_every_row_in_order(app_models, tmp_path):
 def test_text_file_has_one_message_per_line(app_models, tmp_path):
     path = tmp_path / "messages.txt"
     path.write_text(f"{SPAM_EXAMPLE}\n{HAM_EXAMPLE}\n", encoding="utf-8")
-    summary, table, _ = app.classify_file(app_models.classifier, str(path))
+    summary, table, _ = classify_file(app_models.classifier, str(path))
     assert table["label"].tolist() == ["spam", "ham"]
     assert "from the file's lines" in summary
 
@@ -170,8 +198,8 @@ def test_text_file_has_one_message_per_line(app_models, tmp_path):
 def test_chosen_column_is_used(app_models, tmp_path):
     path = tmp_path / "two.tsv"
     path.write_text(f"subject\tbody\n{HAM_EXAMPLE}\t{SPAM_EXAMPLE}\n", encoding="utf-8")
-    assert app.classify_file(app_models.classifier, str(path))[1]["text"][0] == SPAM_EXAMPLE
-    table = app.classify_file(app_models.classifier, str(path), "subject")[1]
+    assert classify_file(app_models.classifier, str(path))[1]["text"][0] == SPAM_EXAMPLE
+    table = classify_file(app_models.classifier, str(path), "subject")[1]
     assert table["text"][0] == HAM_EXAMPLE
 
 
@@ -193,23 +221,52 @@ def test_bad_files_are_refused_with_the_reason(app_models, tmp_path, name):
     content, message = BAD_FILES[name]
     path = tmp_path / name
     path.write_bytes(content)
-    with pytest.raises(gr.Error, match=re.escape(message)):
-        app.classify_file(app_models.classifier, str(path))
+    with pytest.raises(BadRequestError, match=re.escape(message)):
+        classify_file(app_models.classifier, str(path))
 
 
 def test_missing_file_or_column_is_explained(app_models, tmp_path):
-    with pytest.raises(gr.Error, match="upload a .csv"):
-        app.classify_file(app_models.classifier, None)
+    with pytest.raises(BadRequestError, match="upload a .csv"):
+        classify_file(app_models.classifier, None)
     path = tmp_path / "m.csv"
     path.write_text("id,text\n1,hi\n", encoding="utf-8")
-    with pytest.raises(gr.Error, match="no column 'body'; its columns are 'id', 'text'"):
-        app.classify_file(app_models.classifier, str(path), "body")
+    with pytest.raises(BadRequestError, match="no column 'body'; its columns are 'id', 'text'"):
+        classify_file(app_models.classifier, str(path), "body")
+
+
+def test_formula_cells_are_neutralised_in_the_downloaded_csv(app_models, tmp_path):
+    """CSV injection (OWASP): a message that a spreadsheet would run as a formula is written
+    with a leading single quote; every other message is written as it came."""
+    risky = [
+        '=HYPERLINK("http://x.example","win")',
+        "+44 7700 900123",
+        "-50% today",
+        "@channel free prize",
+        "\tcmd|' /C calc'!A0",
+    ]
+    path = tmp_path / "risky.csv"
+    pd.DataFrame({"text": [*risky, HAM_EXAMPLE]}).to_csv(path, index=False)
+    csv_path = classify_file(app_models.classifier, str(path))[2]
+    written = pd.read_csv(csv_path, keep_default_na=False)["text"].tolist()
+    assert written == [f"'{text}" for text in risky] + [HAM_EXAMPLE]
+    assert neutralize_formula("\rtext") == "'\rtext" and neutralize_formula(1.5) == 1.5
+
+
+def test_many_batch_requests_leave_a_bounded_number_of_files(app_models, tmp_path):
+    path = tmp_path / "one.txt"
+    path.write_text(HAM_EXAMPLE, encoding="utf-8")
+    outputs = [classify_file(app_models.classifier, str(path))[2] for _ in range(1_000)]
+    kept = [p for p in results_dir().rglob("*") if p.is_file()]
+    assert len(kept) == RESULTS_KEPT
+    assert set(map(str, kept)) == set(outputs[-RESULTS_KEPT:])  # the newest ones stay
+    assert len(list(results_dir().iterdir())) == RESULTS_KEPT  # no empty folders either
 
 
 # --- Topics -----------------------------------------------------------------------------------
 
+
 def test_topic_chart_lists_top_topics_by_probability(app_models):
-    table, summary, result = app.find_topics(app_models.topics, "football match goal team")
+    table, summary, result = find_topics(app_models.topics, "football match goal team")
     model = app_models.topics.model
     assert list(table.columns) == ["topic", "name", "probability"]
     assert len(table) == min(10, model.n_topics) and table["name"].is_unique
@@ -223,30 +280,31 @@ def test_topic_chart_lists_top_topics_by_probability(app_models):
 
 
 def test_topics_of_unknown_words_and_long_texts_say_so(app_models):
-    summary = app.find_topics(app_models.topics, "zzyzx qwxv 🎉 日本語")[1]
+    summary = find_topics(app_models.topics, "zzyzx qwxv 🎉 日本語")[1]
     assert "none of its words are in the model's vocabulary" in summary
-    summary = app.find_topics(app_models.topics, long_text(400))[1]
+    summary = find_topics(app_models.topics, long_text(400))[1]
     assert "the sentence encoder read its first" in summary
 
 
 @pytest.mark.parametrize("text", ["", " \t "])
 def test_topics_refuse_an_empty_text(app_models, text):
-    with pytest.raises(gr.Error, match="Nothing to analyse"):
-        app.find_topics(app_models.topics, text)
+    with pytest.raises(BadRequestError, match="Nothing to analyse"):
+        find_topics(app_models.topics, text)
 
 
 def test_topic_explorer_tables(app_models):
     model = app_models.topics.model
-    words = app.topic_word_chart(app_models.topics, 1)
+    words = topic_word_chart(app_models.topics, 1)
     assert len(words) == min(15, len(model.vocab)) and words["weight"].is_monotonic_decreasing
     assert words["word"].tolist()[:10] == model.topics(10)[1]
-    with pytest.raises(gr.Error, match=f"from 0 to {model.n_topics - 1}"):
-        app.topic_word_chart(app_models.topics, model.n_topics)
-    with pytest.raises(gr.Error, match="pick a whole number"):
-        app.topic_word_chart(app_models.topics, 1.5)
+    with pytest.raises(BadRequestError, match=f"from 0 to {model.n_topics - 1}"):
+        topic_word_chart(app_models.topics, model.n_topics)
+    with pytest.raises(BadRequestError, match="pick a whole number"):
+        topic_word_chart(app_models.topics, 1.5)
 
 
 # --- Training curves, loading, About ----------------------------------------------------------
+
 
 def test_training_curves_come_from_the_model_runs(app_models):
     classifier = app_models.classifier
@@ -258,7 +316,9 @@ def test_training_curves_come_from_the_model_runs(app_models):
     topic_loss = metric_curves(app_models.topics.scalars, "loss")
     assert {"train", "validation"} <= set(topic_loss["series"])
     assert metrics(classifier.scalars)[0] == "loss"
-    assert "run" in app.curves_intro(classifier, "classifier")
+    intro = curves_intro(classifier, "classifier")
+    assert f"{len(classifier.scalars):,} values logged in `runs/` (test-run)" in intro
+    assert "TensorBoard tab" not in intro  # a local folder has no Hub page to link
 
 
 def test_model_calls_share_one_long_lived_thread():
@@ -271,40 +331,45 @@ def test_model_calls_share_one_long_lived_thread():
 def test_model_source_prefers_the_environment_then_the_local_folder(tmp_path):
     folder = tmp_path / "spam"
     assert model_source("SPAM_MODEL", folder, "org/repo", {}) == ModelSource(
-        "SPAM_MODEL", "org/repo")
+        "SPAM_MODEL", "org/repo"
+    )
     folder.mkdir()
     (folder / "config.json").write_text("{}")
     assert model_source("SPAM_MODEL", folder, "org/repo", {}).name == str(folder)
     environ = {"SPAM_MODEL": "me/mine", "SPAM_MODEL_REVISION": "v2"}
     assert model_source("SPAM_MODEL", folder, "org/repo", environ) == ModelSource(
-        "SPAM_MODEL", "me/mine", "v2")
+        "SPAM_MODEL", "me/mine", "v2"
+    )
 
 
 def test_a_model_that_cannot_load_explains_what_and_how_to_fix(tmp_path, trained_topic_model):
-    missing = load_model(ModelSource("SPAM_MODEL", str(tmp_path / "nowhere")),
-                         TextClassifier.from_folder)
+    missing = load_model(ModelSource("SPAM_MODEL", str(tmp_path / "nowhere")), load_classifier)
     assert not missing.ok and "nowhere" in missing.error
-    problem = app.load_problem(missing, "classifier")
+    problem = load_problem(missing, "classifier")
     assert "python -m train classify" in problem and "SPAM_MODEL" in problem
-    wrong_kind = load_model(ModelSource("SPAM_MODEL", str(trained_topic_model)),
-                            TextClassifier.from_folder)
+    wrong_kind = load_model(ModelSource("SPAM_MODEL", str(trained_topic_model)), load_classifier)
     assert not wrong_kind.ok and wrong_kind.error
     not_topics = load_model(ModelSource("TOPIC_MODEL", str(tmp_path)), load_topic_model)
     assert "no config.json" in not_topics.error
-    labels, notes = app.classify_texts(missing, ["hello"])
+    labels, notes = classify_texts(missing, ["hello"])
     assert labels == [None] and "SPAM_MODEL" in notes[0]
-    for call in (lambda: app.explain_text(missing, "hi"),
-                 lambda: app.find_topics(not_topics, "hi"),
-                 lambda: app.topic_word_chart(not_topics, 0)):
-        with pytest.raises(gr.Error, match="could not be loaded"):
+    for call in (
+        lambda: explain_text(missing, "hi"),
+        lambda: find_topics(not_topics, "hi"),
+        lambda: topic_word_chart(not_topics, 0),
+    ):
+        with pytest.raises(BadRequestError, match="could not be loaded"):
             call()
 
 
-def test_card_examples_come_from_the_widget_or_the_usage_snippet(trained_classifier, spam_csv,
-                                                                  tmp_path):
+def test_card_examples_come_from_the_widget_or_the_usage_snippet(
+    trained_classifier, spam_csv, tmp_path
+):
     card = Card.read(trained_classifier / "README.md")
     assert card.task == "spam" and card.title.startswith("spam classifier")
-    assert 0 <= card.metrics["F1 (spam)"] <= 1  # the model-index, shown when no eval_results
+    # The model-index (shown when a model has no eval_results.json) reports the test scores.
+    results = json.loads((trained_classifier / "eval_results.json").read_text())
+    assert card.metrics["F1 (spam)"] == round(results["test"]["f1_spam"], 4)
     widget = card.metadata["widget"]
     assert [example["example_title"] for example in widget] == ["ham", "spam"]
     data = pd.read_csv(spam_csv)
@@ -321,7 +386,7 @@ def test_card_examples_come_from_the_widget_or_the_usage_snippet(trained_classif
 
 
 def test_about_lists_sources_metrics_and_api(app_models, trained_classifier):
-    about = app.about_markdown(app_models)
+    about = about_markdown(app_models)
     assert f"`{trained_classifier}` (local folder)" in about
     assert " f1_spam |" in about and " npmi |" in about and "round_trip" not in about
     # The classifier is served from its int8 ONNX export, so its table shows that one's scores.
@@ -331,14 +396,14 @@ def test_about_lists_sources_metrics_and_api(app_models, trained_classifier):
     assert "| " + " | ".join(f"{value:.4f}" for value in served.values()) + " |" in about
     for endpoint in ("/classify", "/explain", "/classify_batch", "/topics", "/topic_words"):
         assert f'api_name="{endpoint}"' in about
-    assert "No metrics" in "\n".join(app.metrics_table("Classifier", {"loss": 0.1}))
+    assert "No metrics" in "\n".join(metrics_table("Classifier", {"loss": 0.1}))
 
 
 # Loads both models as ``python app.py`` does and reports what that imported.
 SERVE_AND_LIST_MODULES = """
 import json, sys
 import app
-models = app.load_models()
+models = app.load_models(app.PROJECT_DIR)
 app.build_demo(models)
 heavy = ["torch", "transformers", "sentence_transformers", "contextualized_topic_models",
          "scipy"]
@@ -347,15 +412,23 @@ print(json.dumps({"backends": [models.classifier.model.backend, models.topics.mo
 """
 
 
-def test_the_app_serves_both_exports_without_torch(trained_classifier, trained_topic_model,
-                                                   tmp_path):
+def test_the_app_serves_both_exports_without_torch(trained_classifier, trained_topic_model):
     """Both training commands write ONNX exports, and the app serves them with ONNX Runtime
     alone: torch, transformers and sentence-transformers (most of the start-up time, and
     memory) are never imported."""
-    env = {**os.environ, "SPAM_MODEL": str(trained_classifier),
-           "TOPIC_MODEL": str(trained_topic_model)}
-    result = subprocess.run([sys.executable, "-c", SERVE_AND_LIST_MODULES], cwd=REPO_ROOT,
-                            env=env, capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "SPAM_MODEL": str(trained_classifier),
+        "TOPIC_MODEL": str(trained_topic_model),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", SERVE_AND_LIST_MODULES],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert all(backend.startswith("ONNX Runtime") for backend in report["backends"])

@@ -6,14 +6,20 @@ import pandas as pd
 import pytest
 
 from train.__main__ import main
-from train.data import load_classification_data, stratified_split
+from train.classify_data import load_classification_data, stratified_split
+from train.classify_metrics import classification_metrics, selection_metric
 from train.errors import UserError
-from train.metrics import classification_metrics, selection_metric
 
 
 def load(source, **overrides):
-    options = dict(text_column=None, label_column=None, label_names=None, validation_size=0.15,
-                   test_size=0.15, seed=42)
+    options = dict(
+        text_column=None,
+        label_column=None,
+        label_names=None,
+        validation_size=0.15,
+        test_size=0.15,
+        seed=42,
+    )
     return load_classification_data(str(source), **{**options, **overrides})
 
 
@@ -52,8 +58,11 @@ def test_split_is_reproducible_with_the_seed(spam_csv):
 
 
 def test_columns_are_detected_by_name(tmp_path):
-    path = write_csv(tmp_path / "d.csv", [(f"msg {i}", "pos" if i % 2 else "neg", i)
-                                          for i in range(20)], ("Message", "Sentiment", "id"))
+    path = write_csv(
+        tmp_path / "d.csv",
+        [(f"msg {i}", "pos" if i % 2 else "neg", i) for i in range(20)],
+        ("Message", "Sentiment", "id"),
+    )
     splits, _ = load(path)
     assert splits["train"].label_names == ["neg", "pos"]
     assert all(t.startswith("msg") for t in splits["train"].texts)
@@ -72,10 +81,12 @@ def test_string_labels_follow_label_names_order(tmp_path):
 def test_other_file_types(tmp_path, suffix):
     table = pd.DataFrame(balanced_rows(), columns=["label", "text"])
     path = tmp_path / f"d.{suffix}"
-    {"tsv": lambda: table.to_csv(path, sep="\t", index=False),
-     "jsonl": lambda: table.to_json(path, orient="records", lines=True),
-     "json": lambda: table.to_json(path, orient="records"),
-     "parquet": lambda: table.to_parquet(path)}[suffix]()
+    {
+        "tsv": lambda: table.to_csv(path, sep="\t", index=False),
+        "jsonl": lambda: table.to_json(path, orient="records", lines=True),
+        "json": lambda: table.to_json(path, orient="records"),
+        "parquet": lambda: table.to_parquet(path),
+    }[suffix]()
     splits, _ = load(path)
     assert sum(len(s.texts) for s in splits.values()) == 20
 
@@ -96,21 +107,30 @@ def test_empty_and_missing_texts_are_dropped_and_counted(tmp_path):
     assert sum(len(s.texts) for s in splits.values()) == 20
 
 
-@pytest.mark.parametrize(("make", "message"), [
-    (lambda p: p / "missing.csv", "data file not found"),
-    (lambda p: put(p / "empty.csv", b""), "the file is empty"),
-    (lambda p: put(p / "head.csv", b"label,text\n"), "no data rows"),
-    (lambda p: put(p / "bad.csv", b"label,text\n0,caf\xe9 \xff\n"), "not valid UTF-8"),
-    (lambda p: put(p / "d.xlsx", b"x"), "unsupported file type"),
-    (lambda p: write_csv(p / "one.csv", [(1, f"t{i}") for i in range(9)]), "single class"),
-    (lambda p: write_csv(p / "rare.csv", balanced_rows() + [(2, "lonely")]),
-     "'2' has 1; each class needs at least 3"),
-    (lambda p: write_csv(p / "blank.csv", [(0, ""), (1, " ")]), "every row has an empty text"),
-    (lambda p: write_csv(p / "nolabel.csv", balanced_rows() + [(None, "no label")]),
-     "rows have no value in label column 'label'"),
-    (lambda p: write_csv(p / "cols.csv", balanced_rows(), ("y", "body")),
-     "cannot tell which column holds the text"),
-])
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p / "missing.csv", "data file not found"),
+        (lambda p: put(p / "empty.csv", b""), "the file is empty"),
+        (lambda p: put(p / "head.csv", b"label,text\n"), "no data rows"),
+        (lambda p: put(p / "bad.csv", b"label,text\n0,caf\xe9 \xff\n"), "not valid UTF-8"),
+        (lambda p: put(p / "d.xlsx", b"x"), "unsupported file type"),
+        (lambda p: write_csv(p / "one.csv", [(1, f"t{i}") for i in range(9)]), "single class"),
+        (
+            lambda p: write_csv(p / "rare.csv", balanced_rows() + [(2, "lonely")]),
+            "'2' has 1; each class needs at least 3",
+        ),
+        (lambda p: write_csv(p / "blank.csv", [(0, ""), (1, " ")]), "every row has an empty text"),
+        (
+            lambda p: write_csv(p / "nolabel.csv", balanced_rows() + [(None, "no label")]),
+            "rows have no value in label column 'label'",
+        ),
+        (
+            lambda p: write_csv(p / "cols.csv", balanced_rows(), ("y", "notes")),
+            "cannot tell which column holds the text",
+        ),
+    ],
+)
 def test_bad_inputs_raise_clear_errors(tmp_path, make, message):
     with pytest.raises(UserError, match=message):
         load(make(tmp_path))
@@ -138,17 +158,56 @@ def test_stratified_split_keeps_every_class_in_every_part():
 
 def test_cli_reports_user_errors_without_traceback(tmp_path, capsys):
     output = tmp_path / "out"
-    assert main(["classify", "--dataset", str(tmp_path / "nope.csv"), "--output-dir",
-                 str(output)]) == 2
+    assert (
+        main(["classify", "--dataset", str(tmp_path / "nope.csv"), "--output-dir", str(output)])
+        == 2
+    )
     err = capsys.readouterr().err
     assert "error: data file not found" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []  # nothing written for a run that never started
 
 
 def test_cli_rejects_bad_flag_values(spam_csv, tmp_path, capsys):
-    assert main(["classify", "--dataset", str(spam_csv), "--epochs", "0", "--output-dir",
-                 str(tmp_path / "out")]) == 2
+    assert (
+        main(
+            [
+                "classify",
+                "--dataset",
+                str(spam_csv),
+                "--epochs",
+                "0",
+                "--output-dir",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 2
+    )
     assert "--epochs must be at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--validation-size", "0"], "--validation-size must be above 0 and below 1"),
+        (["--validation-size", "-0.1"], "--validation-size must be above 0 and below 1"),
+        (["--test-size", "1"], "--test-size must be above 0 and below 1"),
+        (["--test-size", "-0.5", "--validation-size", "0.5"], "--test-size must be above 0"),
+        (
+            ["--validation-size", "0.5", "--test-size", "0.5"],
+            "--validation-size and --test-size must sum below 1",
+        ),
+    ],
+)
+def test_cli_rejects_split_sizes_outside_0_and_1(spam_csv, tmp_path, capsys, flags, message):
+    assert (
+        main(
+            ["classify", "--dataset", str(spam_csv), "--output-dir", str(tmp_path / "out"), *flags]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {message}") and err.count("\n") == 1  # one line
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_metrics_match_hand_counts():

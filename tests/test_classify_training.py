@@ -16,7 +16,9 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from transformers import AutoModel, AutoModelForSequenceClassification
 
+import train.classify
 from hub_utils.models.classifier import TextClassifier
+from hub_utils.models.json_files import read_json, write_json
 from tests.conftest import REPO_ROOT
 from tests.fixtures_classify import HAM_EXAMPLE, SPAM_EXAMPLE, classify_args
 from tests.hub_server import HubHTTPError
@@ -25,8 +27,17 @@ from train.__main__ import main
 from train.classify import LengthGroupedBatches
 from train.outputs import atomic_output_dir
 
-METRIC_TAGS = ["loss", "accuracy", "precision_macro", "recall_macro", "f1_macro", "f1_spam",
-               "f1_ham", "precision_spam", "recall_spam"]
+METRIC_TAGS = [
+    "loss",
+    "accuracy",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "f1_spam",
+    "f1_ham",
+    "precision_spam",
+    "recall_spam",
+]
 
 
 def scalars(run_dir: Path) -> dict[str, list]:
@@ -43,9 +54,16 @@ def _has_plugin(events: EventAccumulator, plugin: str) -> bool:
 
 
 def test_output_folder_has_every_file(trained_classifier):
-    for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-                 "README.md", "eval_results.json", "training_config.json",
-                 "onnx/model_quantized.onnx"):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "README.md",
+        "eval_results.json",
+        "training_config.json",
+        "onnx/model_quantized.onnx",
+    ):
         assert (trained_classifier / name).is_file(), name
     assert list((trained_classifier / "runs" / "test-run").glob("events.out.tfevents.*"))
     assert not list(trained_classifier.parent.glob(".spam*")), "work or temp folders left"
@@ -69,8 +87,7 @@ def test_int8_onnx_export_predicts_like_the_pytorch_weights(trained_classifier):
     for ours, theirs in zip(served.predict(texts), reference.predict(texts), strict=True):
         assert ours.label == theirs.label
         for label in served.labels:
-            assert ours.probabilities[label] == pytest.approx(theirs.probabilities[label],
-                                                              abs=0.05)
+            assert ours.probabilities[label] == pytest.approx(theirs.probabilities[label], abs=0.05)
     # Dynamic quantization scales activations per batch, so a text's scores move a little
     # with its batch companions; the padding itself must not matter.
     alone = served.predict(["ok"])[0].probabilities
@@ -78,8 +95,9 @@ def test_int8_onnx_export_predicts_like_the_pytorch_weights(trained_classifier):
 
     results = json.loads((trained_classifier / "eval_results.json").read_text())
     assert set(results["test_onnx_int8"]) == set(results["test"]) - {"loss"}
-    assert results["test_onnx_int8"]["accuracy"] == pytest.approx(results["test"]["accuracy"],
-                                                                  abs=0.05)
+    assert results["test_onnx_int8"]["accuracy"] == pytest.approx(
+        results["test"]["accuracy"], abs=0.05
+    )
     card = (trained_classifier / "README.md").read_text()
     assert f"test accuracy {results['test_onnx_int8']['accuracy']:.4f}" in card
 
@@ -91,8 +109,13 @@ def test_serving_tokenizes_as_the_transformers_tokenizer(trained_classifier):
 
     served = TextClassifier.from_folder(trained_classifier)
     reference = AutoTokenizer.from_pretrained(trained_classifier)
-    texts = [SPAM_EXAMPLE, "Cash prize 🎉 now", "日本語 привет مرحبا", "tab\there\x07",
-             " ".join([HAM_EXAMPLE] * 20)]
+    texts = [
+        SPAM_EXAMPLE,
+        "Cash prize 🎉 now",
+        "日本語 привет مرحبا",
+        "tab\there\x07",
+        " ".join([HAM_EXAMPLE] * 20),
+    ]
     ours = served.tokenizer.encode_batch(texts)
     theirs = reference(texts, truncation=True, max_length=served.max_length, padding=True)
     assert [e.ids for e in ours] == theirs["input_ids"]
@@ -124,8 +147,7 @@ def test_hyperparameters_are_logged(trained_classifier):
     for events_file in run_dir.glob("*/events.out.tfevents.*"):
         events = EventAccumulator(str(events_file))
         events.Reload()
-        plugins |= {plugin for plugin in ("hparams", "scalars")
-                    if _has_plugin(events, plugin)}
+        plugins |= {plugin for plugin in ("hparams", "scalars") if _has_plugin(events, plugin)}
     assert "hparams" in plugins, "no TensorBoard hparams summary"
 
 
@@ -137,8 +159,7 @@ def test_model_card_metadata_parses_and_matches_results(trained_classifier):
     assert metadata["pipeline_tag"] == "text-classification"
     assert metadata["base_model"].endswith("tiny-bert0")
     results = json.loads((trained_classifier / "eval_results.json").read_text())
-    reported = {m["name"]: m["value"]
-                for m in metadata["model-index"][0]["results"][0]["metrics"]}
+    reported = {m["name"]: m["value"] for m in metadata["model-index"][0]["results"][0]["metrics"]}
     assert reported["Accuracy"] == round(results["test"]["accuracy"], 4)
     assert reported["F1 (spam)"] == round(results["test"]["f1_spam"], 4)
     assert "| true \\ predicted | ham | spam |" in text
@@ -150,11 +171,17 @@ def test_model_card_metadata_parses_and_matches_results(trained_classifier):
 def test_resume_continues_an_interrupted_run(tmp_path, spam_csv, tiny_bert, capsys):
     output = tmp_path / "spam"
     work = tmp_path / ".spam.work"
-    args = classify_args(spam_csv, tiny_bert, output, "--epochs", "12", "--freeze-embeddings",
-                         "--no-onnx")
+    args = classify_args(
+        spam_csv, tiny_bert, output, "--epochs", "12", "--freeze-embeddings", "--no-onnx"
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    process = subprocess.Popen([sys.executable, "-m", "train", *args], cwd=REPO_ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "train", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and process.poll() is None:
@@ -190,6 +217,48 @@ def test_resume_continues_an_interrupted_run(tmp_path, spam_csv, tiny_bert, caps
     assert not torch.equal(trained.pooler.dense.weight, base.pooler.dense.weight)
 
 
+def test_resume_rules_for_run_name_epochs_and_flags_added_since(
+    tmp_path, spam_csv, tiny_bert, monkeypatch, capsys
+):
+    output = tmp_path / "spam"
+    work = tmp_path / ".spam.work"
+    args = classify_args(spam_csv, tiny_bert, output, "--epochs", "1", "--no-onnx")
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("simulated crash while writing the output")
+
+    monkeypatch.setattr(train.classify, "write_classifier_card", crash)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        main(args)
+    monkeypatch.undo()
+    assert read_json(work / "state.json")["epoch"] == 1
+    capsys.readouterr()
+
+    # The warm-up and decay span all the epochs: a new total would make the rate jump.
+    assert main([*args, "--epochs", "2", "--resume"]) == 2
+    assert "differ from the interrupted run: --epochs" in capsys.readouterr().err
+    assert main([*args, "--resume", "--run-name", "other"]) == 2
+    assert (
+        "--run-name 'other' differs from the interrupted run's 'test-run'"
+        in capsys.readouterr().err
+    )
+
+    # Flags that the saved run predates: accepted at their defaults, refused otherwise.
+    state = read_json(work / "state.json")
+    del state["args"]["class_weights"], state["args"]["warmup_ratio"]
+    write_json(work / "state.json", state)
+    assert main([*args, "--resume", "--class-weights"]) == 2
+    assert "differ from the interrupted run: --class-weights" in capsys.readouterr().err
+
+    name_at = args.index("--run-name")
+    assert main([*args[:name_at], *args[name_at + 2 :], "--resume"]) == 0
+    assert "resumed after epoch 1" in capsys.readouterr().out
+    config = read_json(output / "training_config.json")
+    assert config["run_name"] == config["args"]["run_name"] == "test-run"
+    assert list((output / "runs" / "test-run").glob("events.out.tfevents.*"))
+    assert not work.exists()
+
+
 def test_resume_without_an_interrupted_run(tmp_path, spam_csv, tiny_bert, capsys):
     args = classify_args(spam_csv, tiny_bert, tmp_path / "spam", "--resume")
     assert main(args) == 2
@@ -199,14 +268,25 @@ def test_resume_without_an_interrupted_run(tmp_path, spam_csv, tiny_bert, capsys
 def test_num_layers_keeps_the_first_layers_of_the_encoder(tmp_path, spam_csv, tiny_bert, capsys):
     output_dir = tmp_path / "spam"
     # A learning rate of 0 leaves the weights as loaded, so they can be compared with the base.
-    args = classify_args(spam_csv, tiny_bert, output_dir, "--num-layers", "1", "--epochs", "1",
-                         "--lr", "0", "--no-onnx")
+    args = classify_args(
+        spam_csv,
+        tiny_bert,
+        output_dir,
+        "--num-layers",
+        "1",
+        "--epochs",
+        "1",
+        "--lr",
+        "0",
+        "--no-onnx",
+    )
     assert main(args) == 0
     model = AutoModelForSequenceClassification.from_pretrained(output_dir)
     base = AutoModel.from_pretrained(tiny_bert)
     assert model.config.num_hidden_layers == 1 and len(model.bert.encoder.layer) == 1
-    torch.testing.assert_close(model.bert.encoder.layer[0].state_dict(),
-                               base.encoder.layer[0].state_dict())
+    torch.testing.assert_close(
+        model.bert.encoder.layer[0].state_dict(), base.encoder.layer[0].state_dict()
+    )
     card = (output_dir / "README.md").read_text()
     assert "keeping only its first layer" in card and "| num_layers | `1` |" in card
     for bad in ("0", "3"):
@@ -250,20 +330,42 @@ def test_push_to_hub_uploads_the_finished_run(tmp_path, spam_csv, tiny_bert, hub
     """``--push-to-hub`` through the local Hub server, in a process of its own (as a user runs
     it); a failed run pushes nothing."""
     output = tmp_path / "spam"
-    args = classify_args(spam_csv, tiny_bert, output, "--epochs", "1", "--push-to-hub",
-                         "tests/pushed-by-train")
-    result = subprocess.run([sys.executable, "-m", "train", *args], cwd=REPO_ROOT, env=hub_env,
-                            capture_output=True, text=True, timeout=300)
+    args = classify_args(
+        spam_csv, tiny_bert, output, "--epochs", "1", "--push-to-hub", "tests/pushed-by-train"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "train", *args],
+        cwd=REPO_ROOT,
+        env=hub_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert f"pushed: {hub_env['HF_ENDPOINT']}/tests/pushed-by-train/commit/" in result.stdout
     remote = set(hub_server.repo("tests/pushed-by-train").resolve("main").files)
     local = {str(p.relative_to(output)) for p in output.rglob("*") if p.is_file()}
     assert remote == local
 
-    bad = subprocess.run([sys.executable, "-m", "train",
-                          *classify_args(tmp_path / "missing.csv", tiny_bert, tmp_path / "x",
-                                         "--push-to-hub", "tests/never-pushed")],
-                         cwd=REPO_ROOT, env=hub_env, capture_output=True, text=True, timeout=300)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "train",
+            *classify_args(
+                tmp_path / "missing.csv",
+                tiny_bert,
+                tmp_path / "x",
+                "--push-to-hub",
+                "tests/never-pushed",
+            ),
+        ],
+        cwd=REPO_ROOT,
+        env=hub_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode == 2 and "data file not found" in bad.stderr
     with pytest.raises(HubHTTPError):
         hub_server.repo("tests/never-pushed")

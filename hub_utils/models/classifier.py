@@ -68,7 +68,7 @@ class TextClassifier:
 
     @property
     def max_length(self) -> int:
-        return int(self.tokenizer.truncation["max_length"])
+        return int((self.tokenizer.truncation or {})["max_length"])  # set in from_folder
 
     @classmethod
     def from_folder(cls, folder: str | Path, prefer_onnx: bool = True) -> TextClassifier:

@@ -12,8 +12,11 @@ import numpy as np
 from tokenizers import Encoding
 
 # Each model input, and the Encoding attribute that holds it.
-TOKEN_INPUTS = {"input_ids": "ids", "attention_mask": "attention_mask",
-                "token_type_ids": "type_ids"}
+TOKEN_INPUTS = {
+    "input_ids": "ids",
+    "attention_mask": "attention_mask",
+    "token_type_ids": "type_ids",
+}
 
 
 def token_arrays(encodings: Sequence[Encoding], names: Iterable[str]) -> dict[str, np.ndarray]:

@@ -107,7 +107,7 @@ class TopicModel(
         n_topics: int = 50,
         model_type: str = "combined",
         encoder: str = DEFAULT_ENCODER,
-        hidden_sizes: tuple[int, ...] = (100, 100),
+        hidden_sizes: Sequence[int] = (100, 100),
         activation: str = "softplus",
         dropout: float = 0.2,
     ) -> None:
@@ -117,7 +117,7 @@ class TopicModel(
         if len(set(vocab)) != len(vocab) or not vocab:
             raise ValueError("vocab must be a non-empty list of distinct words")
         self.vocab = list(vocab)
-        self._settings = {
+        self._settings: dict[str, Any] = {
             "model_type": model_type,
             "n_topics": int(n_topics),
             "embedding_dim": int(embedding_dim),
@@ -158,8 +158,11 @@ class TopicModel(
 
     @property
     def encoder_max_tokens(self) -> int:
-        """How many tokens of a text the sentence encoder reads."""
-        return int(self.sentence_encoder.max_seq_length)
+        """How many tokens of a text the sentence encoder reads (all-MiniLM-L6-v2: 256)."""
+        limit = self.sentence_encoder.max_seq_length
+        if limit is None:
+            raise ValueError(f"the encoder {self._settings['encoder']} sets no maximum length")
+        return int(limit)
 
     def encoder_token_count(self, text: str) -> int:
         """How many tokens ``text`` has for the sentence encoder, special tokens included."""
@@ -291,4 +294,3 @@ class TopicModel(
         model.load_network_state(load_file(str(fetch(WEIGHTS_FILE))))
         model.eval()
         return model
-

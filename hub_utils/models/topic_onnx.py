@@ -92,7 +92,7 @@ class OnnxTopicModel:
     @property
     def encoder_max_tokens(self) -> int:
         """How many tokens of a text the sentence encoder reads."""
-        return int(self.tokenizer.truncation["max_length"])
+        return int((self.tokenizer.truncation or {})["max_length"])  # set by the export
 
     def encoder_token_count(self, text: str) -> int:
         """How many tokens ``text`` has for the sentence encoder, special tokens included."""

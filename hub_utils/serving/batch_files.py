@@ -1,4 +1,5 @@
-"""Read uploaded message files (CSV, TSV or plain text) for batch classification.
+"""Read uploaded message files (CSV, TSV or plain text) for batch classification, and write
+results that are safe to open in a spreadsheet.
 
 Every problem a user can fix raises ``BatchFileError`` with a message saying what is wrong and
 what to do: a binary file, a file that is not UTF-8, no usable text column, too many rows.
@@ -10,14 +11,19 @@ import csv
 import io
 from pathlib import Path
 
+import pandas as pd
+
+from hub_utils.errors import BadRequestError
 from hub_utils.models.texts import TEXT_COLUMNS, guess_text_column
 
 MAX_ROWS = 10_000
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
 TEXT_SUFFIXES = {".txt", ""}
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-class BatchFileError(ValueError):
+class BatchFileError(BadRequestError):
     """An uploaded file that cannot be classified, with what to change."""
 
 
@@ -118,3 +124,21 @@ def _check_rows(file_name: str, n_rows: int, max_rows: int) -> None:
             f"{file_name} has {n_rows:,} rows, more than the limit of "
             f"{max_rows:,}: split it into smaller files"
         )
+
+
+def neutralize_formula(cell: object) -> object:
+    """A text cell that a spreadsheet would run as a formula, prefixed with a single quote (as
+    OWASP advises against CSV injection); other cells unchanged. Spam is adversarial text: a
+    message such as ``=HYPERLINK(...)`` must stay a message when the results are opened."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
+def write_results_csv(table: pd.DataFrame, path: str | Path) -> None:
+    """``table`` as UTF-8 CSV with every text cell neutralised (``neutralize_formula``)."""
+    safe = table.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+            safe[column] = safe[column].map(neutralize_formula)
+    safe.to_csv(path, index=False)

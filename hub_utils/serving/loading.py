@@ -14,17 +14,32 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import pandas as pd
 import yaml
 from huggingface_hub import constants
 
-from hub_utils.errors import HubError
+from hub_utils.errors import BadRequestError, HubError
 from hub_utils.hub import pull
+from hub_utils.hub.defaults import SPAM_MODEL_REPO, TOPIC_MODEL_REPO
+from hub_utils.models.classifier import load_classifier
+from hub_utils.models.protocols import ServedClassifier, ServedTopicModel
+from hub_utils.models.topic_onnx import load_topic_model
 from hub_utils.serving.runtime import run_model
 from hub_utils.serving.training_curves import COLUMNS, read_scalars
 
+HOW_TO_FIX = {
+    "SPAM_MODEL": "train one with `python -m train classify --dataset "
+    "../shared/data/sms_spam/spamdata_v2.csv --label-names ham,spam` (it writes "
+    "`models/spam`, which the app loads by default), or set `SPAM_MODEL` to a "
+    "classifier folder or Hub repo id (`SPAM_MODEL_REVISION` pins a revision)",
+    "TOPIC_MODEL": "train one with `python -m train topics --dataset "
+    "../shared/data/gnews/GoogleNews.txt` (it writes `models/topics`, which the "
+    "app loads by default), or set `TOPIC_MODEL` to a topic model folder or Hub "
+    "repo id (`TOPIC_MODEL_REVISION` pins a revision)",
+}
+M = TypeVar("M")  # the model class a LoadedModel holds
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 _PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 _FIRST_ARGUMENT = re.compile(r"\(\[?\"([^\"\n]+)\"")
@@ -112,11 +127,11 @@ class Card:
 
 
 @dataclass
-class LoadedModel:
+class LoadedModel(Generic[M]):
     """A served model, or why it could not be loaded (``error``)."""
 
     source: ModelSource
-    model: Any = None
+    model: M | None = None
     folder: Path | None = None
     error: str | None = None
     card: Card = field(default_factory=Card)
@@ -146,12 +161,12 @@ class LoadedModel:
 
 
 def load_model(
-    source: ModelSource, loader: Callable[[Path], Any], warm_up: Callable[[Any], Any] | None = None
-) -> LoadedModel:
+    source: ModelSource, loader: Callable[[Path], M], warm_up: Callable[[M], Any] | None = None
+) -> LoadedModel[M]:
     """Pull ``source`` and build the model with ``loader(folder)``; ``warm_up(model)`` runs once
     so that the first request pays no lazy initialisation. Never raises."""
     started = time.perf_counter()
-    loaded = LoadedModel(source)
+    loaded: LoadedModel[M] = LoadedModel(source)
     try:
         loaded.folder = pull(source.name, revision=source.revision)
         loaded.model = loader(loaded.folder)
@@ -171,3 +186,42 @@ def load_model(
         loaded.error = message if isinstance(err, HubError) else f"{type(err).__name__}: {message}"
     loaded.load_seconds = time.perf_counter() - started
     return loaded
+
+
+@dataclass
+class Models:
+    """The two served models (either may hold a load error instead)."""
+
+    classifier: LoadedModel[ServedClassifier]
+    topics: LoadedModel[ServedTopicModel]
+
+
+def load_models(project_dir: Path, environ: Mapping[str, str] = os.environ) -> Models:
+    """Load both models once: ``SPAM_MODEL`` / ``TOPIC_MODEL`` (and their ``*_REVISION``) when
+    set, else ``project_dir/models/{spam,topics}`` when trained, else the published repos."""
+    spam = model_source("SPAM_MODEL", project_dir / "models" / "spam", SPAM_MODEL_REPO, environ)
+    topics = model_source(
+        "TOPIC_MODEL", project_dir / "models" / "topics", TOPIC_MODEL_REPO, environ
+    )
+    # One prediction at start-up, so that the first request pays no lazy initialisation.
+    return Models(
+        classifier=load_model(spam, load_classifier, warm_up=lambda m: m.predict(["warm up"])),
+        topics=load_model(topics, load_topic_model, warm_up=lambda m: m.predict(["warm up"])),
+    )
+
+
+def load_problem(loaded: LoadedModel, what: str) -> str:
+    """Markdown saying which model is missing, why, and how to fix it."""
+    return (
+        f"**The {what} is not available.** It could not be loaded from "
+        f"`{loaded.source.name}`: {loaded.error}.\n\nTo fix: "
+        f"{HOW_TO_FIX.get(loaded.source.env_var, 'check the model source')}, then restart "
+        "the app."
+    )
+
+
+def require(loaded: LoadedModel[M], what: str) -> M:
+    """The loaded model, or ``BadRequestError`` saying why it is missing and how to fix it."""
+    if loaded.model is None:
+        raise BadRequestError(load_problem(loaded, what).replace("**", "").replace("`", ""))
+    return loaded.model

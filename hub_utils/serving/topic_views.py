@@ -1,13 +1,20 @@
-"""Tables for showing a topic model: a document's topic distribution, every topic's top words,
-one topic's word weights. Plain pandas, so the app plots them and the tests check them."""
+"""The topics tab's requests and tables: a text's topic distribution with its dominant topic,
+every topic's top words, one topic's word weights. Plain pandas, so the app plots them and the
+tests check them."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from hub_utils.errors import BadRequestError
 from hub_utils.models.bag_of_words import word_counts
 from hub_utils.models.protocols import ServedTopicModel
+from hub_utils.models.texts import clean_text
+from hub_utils.serving.loading import LoadedModel, require
+from hub_utils.serving.runtime import run_model
 
 
 def topic_names(model: ServedTopicModel, n_words: int = 3) -> list[str]:
@@ -59,3 +66,55 @@ def topic_words(model: ServedTopicModel, topic: int, n_words: int = 15) -> pd.Da
 def known_words(model: ServedTopicModel, text: str) -> int:
     """How many of the text's words are in the model's vocabulary (the bag of words it sees)."""
     return int(word_counts([text], model.vocab).sum())
+
+
+def find_topics(
+    loaded: LoadedModel[ServedTopicModel], text: str | None
+) -> tuple[pd.DataFrame, str, dict[str, Any]]:
+    """``/topics``: the text's most probable topics (chart table), a description of the
+    dominant one, and the same as JSON for programs."""
+    model = require(loaded, "topic model")
+    if not text or not text.strip():
+        raise BadRequestError("Nothing to analyse: the text is empty. Type or paste a text.")
+    cleaned, notes = clean_text(text)
+    n_tokens = model.encoder_token_count(cleaned)
+    if n_tokens > model.encoder_max_tokens:
+        notes.append(
+            f"the sentence encoder read its first {model.encoder_max_tokens} of "
+            f"{n_tokens} tokens; the word counts use the whole text"
+        )
+    known = known_words(model, cleaned)
+    if not known:
+        notes.append(
+            "none of its words are in the model's vocabulary, so the topics come "
+            "from the sentence embedding alone"
+        )
+    distribution = run_model(model.predict, [cleaned])[0]
+    table = distribution_table(model, distribution)
+    words = model.topics(10)
+    top = int(table["topic"].iloc[0])
+    summary = (
+        f"**Dominant topic: {top}** ({table['probability'].iloc[0]:.0%}) — {', '.join(words[top])}"
+    )
+    if notes:
+        summary += "\n\nNote: " + "; ".join(notes) + "."
+    result = {
+        "known_words": known,
+        "topics": [
+            {"topic": int(topic), "probability": round(float(p), 4), "words": words[topic]}
+            for topic, p in zip(table["topic"], table["probability"], strict=True)
+        ],
+    }
+    return table, summary, result
+
+
+def topic_word_chart(
+    loaded: LoadedModel[ServedTopicModel], topic: float | int | None
+) -> pd.DataFrame:
+    """``/topic_words``: a topic's 15 most probable words and their weights."""
+    model = require(loaded, "topic model")
+    if topic is None or not float(topic).is_integer() or not 0 <= topic < model.n_topics:
+        raise BadRequestError(
+            f"No topic {topic}: pick a whole number from 0 to {model.n_topics - 1}."
+        )
+    return topic_words(model, int(topic))

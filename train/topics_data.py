@@ -1,4 +1,5 @@
-"""Corpus, labels, bag of words and cached sentence embeddings for ``python -m train topics``."""
+"""Corpus, labels, bag of words, cached sentence embeddings and the training ``Documents`` for
+``python -m train topics``."""
 
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from scipy import sparse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from torch.utils.data import Dataset
 
 from hub_utils.models.bag_of_words import bag_of_words
 from hub_utils.models.texts import TEXT_COLUMNS
 from hub_utils.models.topic_model import embed, load_encoder
-from train.data import load_table, pick_column
 from train.errors import UserError
+from train.tables import load_table, pick_column
 
 TEXT_SUFFIXES = (".txt", ".text")
 
@@ -42,8 +45,10 @@ def load_labels(path: str, n_documents: int) -> list[str]:
     """One label a line, aligned with the corpus (used to score topics with NMI and purity)."""
     labels = [line.strip() for line in _read_lines(Path(path).expanduser())]
     if len(labels) != n_documents:
-        raise UserError(f"{path}: {len(labels)} labels for {n_documents} documents; the labels "
-                        "file needs one line per document")
+        raise UserError(
+            f"{path}: {len(labels)} labels for {n_documents} documents; the labels "
+            "file needs one line per document"
+        )
     blank = [i + 1 for i, label in enumerate(labels) if not label]
     if blank:
         raise UserError(f"{path}: line {blank[0]} has no label")
@@ -91,7 +96,9 @@ def build_bag_of_words(texts: list[str], vocab_size: int, max_df: float = 1.0) -
     if not any(text.strip() for text in texts):
         raise UserError("the corpus has no text")
     preprocessing = WhiteSpacePreprocessingStopwords(
-        texts, stopwords_list=sorted(ENGLISH_STOP_WORDS), vocabulary_size=vocab_size,
+        texts,
+        stopwords_list=sorted(ENGLISH_STOP_WORDS),
+        vocabulary_size=vocab_size,
         max_df=max_df,
     )
     try:
@@ -99,8 +106,9 @@ def build_bag_of_words(texts: list[str], vocab_size: int, max_df: float = 1.0) -
     except ValueError as err:  # scikit-learn: "empty vocabulary; perhaps ... only stop words"
         raise UserError(f"no vocabulary left after preprocessing: {err}") from err
     if not kept:
-        raise UserError("every document is empty after removing stop words, numbers and "
-                        "punctuation")
+        raise UserError(
+            "every document is empty after removing stop words, numbers and punctuation"
+        )
     vocab = sorted(vocab)
     return BagOfWords(
         vocab=vocab,
@@ -116,8 +124,9 @@ def corpus_hash(texts: list[str]) -> str:
     return hashlib.sha256(json.dumps(texts, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
-def cached_embeddings(texts: list[str], encoder: str, cache_dir: Path,
-                      batch_size: int = 64) -> np.ndarray:
+def cached_embeddings(
+    texts: list[str], encoder: str, cache_dir: Path, batch_size: int = 64
+) -> np.ndarray:
     """Sentence embeddings of ``texts``, read from ``cache_dir`` when this encoder already
     encoded this exact corpus (re-runs with other topic settings skip the slow encoding)."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", encoder).strip("_")[-60:]
@@ -138,3 +147,23 @@ def cached_embeddings(texts: list[str], encoder: str, cache_dir: Path,
     np.save(tmp, vectors, allow_pickle=False)
     os.replace(tmp, path)  # a crash mid-write never leaves a truncated cache entry
     return vectors
+
+
+class Documents(Dataset):
+    """Bag-of-words rows and sentence embeddings; a batch is sliced in one go (sparse rows are
+    slow to densify one at a time)."""
+
+    def __init__(self, counts: sparse.csr_matrix, embeddings: np.ndarray) -> None:
+        self.counts = sparse.csr_matrix(counts, dtype=np.float32)
+        self.embeddings = np.asarray(embeddings, dtype=np.float32)
+
+    def __len__(self) -> int:
+        return self.counts.shape[0]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.__getitems__([index])[0]
+
+    def __getitems__(self, indices: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        bows = torch.from_numpy(self.counts[indices].toarray())
+        embeddings = torch.from_numpy(self.embeddings[indices])
+        return list(zip(bows, embeddings, strict=True))

@@ -34,8 +34,12 @@ def npmi(topics: Sequence[Sequence[str]], texts: Sequence[Sequence[str]], top_n:
     _check_topics(topics, top_n)
     dictionary = Dictionary(texts)
     model = CoherenceModel(
-        topics=[list(topic[:top_n]) for topic in topics], texts=[list(t) for t in texts],
-        dictionary=dictionary, coherence="c_npmi", topn=top_n, processes=1,
+        topics=[list(topic[:top_n]) for topic in topics],
+        texts=[list(t) for t in texts],
+        dictionary=dictionary,
+        coherence="c_npmi",
+        topn=top_n,
+        processes=1,
     )
     return float(model.get_coherence())
 

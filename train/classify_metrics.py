@@ -22,20 +22,27 @@ def selection_metric(label_names: list[str]) -> str:
     return f"f1_{label_names[1]}" if len(label_names) == 2 else "f1_macro"
 
 
-def classification_metrics(predictions: list[int], references: list[int],
-                           label_names: list[str]) -> dict[str, float]:
+def classification_metrics(
+    predictions: list[int], references: list[int], label_names: list[str]
+) -> dict[str, float]:
     """Accuracy, macro and per-class precision/recall/F1, keyed like ``f1_macro``, ``f1_spam``."""
     labels = list(range(len(label_names)))
-    scores = {"accuracy": load_metric("accuracy").compute(
-        predictions=predictions, references=references)["accuracy"]}
+    scores = {
+        "accuracy": load_metric("accuracy").compute(predictions=predictions, references=references)[
+            "accuracy"
+        ]
+    }
     for name in ("precision", "recall", "f1"):
         metric = load_metric(name)
         scores[f"{name}_macro"] = metric.compute(
-            predictions=predictions, references=references, labels=labels, average="macro")[name]
+            predictions=predictions, references=references, labels=labels, average="macro"
+        )[name]
         per_class = metric.compute(
-            predictions=predictions, references=references, labels=labels, average=None)[name]
-        scores.update({f"{name}_{label}": value
-                       for label, value in zip(label_names, per_class, strict=True)})
+            predictions=predictions, references=references, labels=labels, average=None
+        )[name]
+        scores.update(
+            {f"{name}_{label}": value for label, value in zip(label_names, per_class, strict=True)}
+        )
     return scores
 
 

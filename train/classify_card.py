@@ -8,10 +8,15 @@ from pathlib import Path
 import yaml
 
 from hub_utils.models.files import CLASSIFIER_ONNX_RESULTS
-from train.data import LabelledTexts, dataset_name, looks_like_local_path
+from train.classify_data import LabelledTexts
+from train.tables import dataset_name, looks_like_local_path
 
-_METRIC_NAMES = {"accuracy": "Accuracy", "precision_macro": "Precision (macro)",
-                 "recall_macro": "Recall (macro)", "f1_macro": "F1 (macro)"}
+_METRIC_NAMES = {
+    "accuracy": "Accuracy",
+    "precision_macro": "Precision (macro)",
+    "recall_macro": "Recall (macro)",
+    "f1_macro": "F1 (macro)",
+}
 
 
 def widget_examples(test: LabelledTexts, max_words: int = 30) -> list[dict[str, str]]:
@@ -25,22 +30,31 @@ def widget_examples(test: LabelledTexts, max_words: int = 30) -> list[dict[str, 
         texts = [text for text, y in zip(test.texts, test.labels, strict=True) if y == label]
         readable = [text for text in texts if 4 <= len(text.split()) <= max_words]
         if texts:
-            examples.append({"text": " ".join((readable or texts)[0].split()),
-                             "example_title": name})
+            examples.append(
+                {"text": " ".join((readable or texts)[0].split()), "example_title": name}
+            )
     return examples
 
 
-def classifier_metadata(args: argparse.Namespace, results: dict,
-                        examples: list[dict[str, str]]) -> dict:
+def classifier_metadata(
+    args: argparse.Namespace, results: dict, examples: list[dict[str, str]]
+) -> dict:
     """The card's YAML front matter as a dict."""
     dataset = dataset_name(args.dataset)
     test = results["test"]
-    metrics = [{"type": key.split("_")[0], "name": label, "value": round(test[key], 4)}
-               for key, label in _METRIC_NAMES.items()]
+    metrics = [
+        {"type": key.split("_")[0], "name": label, "value": round(test[key], 4)}
+        for key, label in _METRIC_NAMES.items()
+    ]
     if results["selection_metric"] != "f1_macro":
         positive = results["label_names"][1]
-        metrics.append({"type": "f1", "name": f"F1 ({positive})",
-                        "value": round(test[results["selection_metric"]], 4)})
+        metrics.append(
+            {
+                "type": "f1",
+                "name": f"F1 ({positive})",
+                "value": round(test[results["selection_metric"]], 4),
+            }
+        )
     metadata = {
         "library_name": "transformers",
         "pipeline_tag": "text-classification",
@@ -48,14 +62,18 @@ def classifier_metadata(args: argparse.Namespace, results: dict,
         "license": "apache-2.0",
         "tags": ["text-classification", "bert", args.task],
         "metrics": ["accuracy", "precision", "recall", "f1"],
-        "model-index": [{
-            "name": args.task,
-            "results": [{
-                "task": {"type": "text-classification", "name": "Text Classification"},
-                "dataset": {"name": dataset, "type": dataset, "split": "test"},
-                "metrics": metrics,
-            }],
-        }],
+        "model-index": [
+            {
+                "name": args.task,
+                "results": [
+                    {
+                        "task": {"type": "text-classification", "name": "Text Classification"},
+                        "dataset": {"name": dataset, "type": dataset, "split": "test"},
+                        "metrics": metrics,
+                    }
+                ],
+            }
+        ],
     }
     if not looks_like_local_path(args.dataset):
         metadata["datasets"] = [args.dataset]
@@ -64,36 +82,64 @@ def classifier_metadata(args: argparse.Namespace, results: dict,
     return metadata
 
 
-def write_classifier_card(path: Path, *, args: argparse.Namespace, results: dict,
-                          run_info: dict, test: LabelledTexts) -> None:
+def write_classifier_card(
+    path: Path, *, args: argparse.Namespace, results: dict, run_info: dict, test: LabelledTexts
+) -> None:
     """Write README.md: metadata, then task, data, settings, results, confusion matrix, usage."""
     names = results["label_names"]
     examples = widget_examples(test)
     sample = examples[0]["text"] if examples else "a text to classify"
-    test, validation = results["test"], results["validation"]
+    test_scores, validation = results["test"], results["validation"]
     rows = ["accuracy", "precision_macro", "recall_macro", "f1_macro"] + [
-        f"{metric}_{name}" for name in names for metric in ("precision", "recall", "f1")]
-    results_table = "\n".join(f"| {key} | {validation[key]:.4f} | {test[key]:.4f} |"
-                              for key in rows)
+        f"{metric}_{name}" for name in names for metric in ("precision", "recall", "f1")
+    ]
+    results_table = "\n".join(
+        f"| {key} | {validation[key]:.4f} | {test_scores[key]:.4f} |" for key in rows
+    )
     matrix = results["test_confusion_matrix"]
     confusion_table = "\n".join(
         [f"| true \\ predicted | {' | '.join(names)} |", "|---" * (len(names) + 1) + "|"]
-        + [f"| **{name}** | {' | '.join(str(n) for n in row)} |"
-           for name, row in zip(names, matrix, strict=True)])
+        + [
+            f"| **{name}** | {' | '.join(str(n) for n in row)} |"
+            for name, row in zip(names, matrix, strict=True)
+        ]
+    )
     served = results.get(CLASSIFIER_ONNX_RESULTS)
     key = results["selection_metric"]
-    onnx_note = (f"\n`onnx/model_quantized.onnx` is the same model with int8 weights for ONNX "
-                 f"Runtime, about twice as fast on CPU (the demo app serves it): test accuracy "
-                 f"{served['accuracy']:.4f}, {key} {served[key]:.4f}.\n" if served else "")
+    onnx_note = (
+        f"\n`onnx/model_quantized.onnx` is the same model with int8 weights for ONNX "
+        f"Runtime, about twice as fast on CPU (the demo app serves it): test accuracy "
+        f"{served['accuracy']:.4f}, {key} {served[key]:.4f}.\n"
+        if served
+        else ""
+    )
     scope = "with its word embeddings kept fixed" if args.freeze_embeddings else "end to end"
     if args.num_layers is not None:
-        scope += (f", keeping only its first {args.num_layers} layers" if args.num_layers > 1
-                  else ", keeping only its first layer")
+        scope += (
+            f", keeping only its first {args.num_layers} layers"
+            if args.num_layers > 1
+            else ", keeping only its first layer"
+        )
     sizes = run_info["split_sizes"]
-    settings = {key: getattr(args, key) for key in (
-        "base_model", "num_layers", "epochs", "batch_size", "lr", "weight_decay", "warmup_ratio",
-        "grad_accum", "freeze_embeddings", "max_length", "max_grad_norm", "class_weights",
-        "mixed_precision", "seed")}
+    settings = {
+        key: getattr(args, key)
+        for key in (
+            "base_model",
+            "num_layers",
+            "epochs",
+            "batch_size",
+            "lr",
+            "weight_decay",
+            "warmup_ratio",
+            "grad_accum",
+            "freeze_embeddings",
+            "max_length",
+            "max_grad_norm",
+            "class_weights",
+            "mixed_precision",
+            "seed",
+        )
+    }
     settings["num_layers"] = args.num_layers or "all"
     settings_table = "\n".join(f"| {key} | `{value}` |" for key, value in settings.items())
     body = f"""
@@ -144,6 +190,7 @@ Trained on one data set: expect lower accuracy on text from other sources, langu
 Inputs longer than {args.max_length} tokens are truncated. The scores are a model's estimate,
 not a guarantee: do not use it alone for decisions with consequences for people.
 """
-    front_matter = yaml.safe_dump(classifier_metadata(args, results, examples), sort_keys=False,
-                                  allow_unicode=True)
+    front_matter = yaml.safe_dump(
+        classifier_metadata(args, results, examples), sort_keys=False, allow_unicode=True
+    )
     path.write_text(f"---\n{front_matter}---\n{body}", encoding="utf-8")

@@ -1,0 +1,272 @@
+"""What ``train classify`` and ``train topics`` share about a run: its flags (--run-name,
+--resume, --push-to-hub), its work folder and epoch checkpoints, and its end.
+
+A run works in ``.NAME.work`` beside its output folder ``NAME``: ``state.json`` (the flags, the
+run name, the epochs done and the command's own progress), ``checkpoint-EPOCH/`` (what
+``accelerator.prepare`` returned, saved by ``accelerator.save_state``), ``best/`` (the best
+epoch's model) and ``runs/`` (TensorBoard logs). A crash keeps the folder for ``--resume``; a
+finished run removes it once its output folder is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from collections.abc import Callable, Collection
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from accelerate import Accelerator
+
+from hub_utils.models.json_files import read_json, write_json
+from train.errors import UserError
+
+STATE_FILE = "state.json"
+LOGS_FOLDER = "runs"
+# The run's own flags, which never change what is trained; --run-name has a rule of its own.
+_RUN_FLAGS = {"resume", "push_to_hub", "run_name"}
+
+
+def add_run_flags(
+    group: argparse._ArgumentGroup, resumable: Collection[str], resume_note: str
+) -> None:
+    """--run-name, --resume and --push-to-hub; the --resume help names the flags that may
+    change (``resumable``, as ``TrainingRun.start`` gets them) and why (``resume_note``)."""
+    may_change = ", ".join(_flag(name) for name in (*sorted(resumable), "push_to_hub"))
+    group.add_argument("--run-name", help="TensorBoard run name (default: date and time)")
+    group.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run from its last epoch checkpoint. Only "
+        f"{may_change} may change; --run-name may be left out (the run "
+        f"keeps its name) but not changed. {resume_note}",
+    )
+    group.add_argument(
+        "--push-to-hub",
+        metavar="REPO_ID",
+        help="after a successful run, upload the folder to this Hub repo",
+    )
+
+
+def add_mixed_precision_flag(group: argparse._ArgumentGroup) -> None:
+    """--mixed-precision, checked by ``check_mixed_precision``."""
+    group.add_argument(
+        "--mixed-precision",
+        choices=["no", "fp16", "bf16"],
+        default="no",
+        help="mixed precision (fp16 needs a GPU)",
+    )
+
+
+def check_mixed_precision(args: argparse.Namespace) -> None:
+    """Refuse fp16 without a GPU, before any work (Accelerate would fail later, less clearly)."""
+    import torch
+
+    if args.mixed_precision == "fp16" and not torch.cuda.is_available():
+        raise UserError("--mixed-precision fp16 needs a CUDA GPU; use bf16 or no on this machine")
+
+
+def require_at_least_one(args: argparse.Namespace, names: tuple[str, ...]) -> None:
+    """Refuse integer flags below 1, naming the flag."""
+    for name in names:
+        if getattr(args, name) < 1:
+            raise UserError(f"{_flag(name)} must be at least 1")
+
+
+def push_if_asked(output_dir: Path, args: argparse.Namespace) -> None:
+    """Upload a finished output folder when --push-to-hub was given."""
+    if args.push_to_hub:
+        from hub_utils.hub import push
+
+        print(f"pushed: {push(output_dir, args.push_to_hub)}")
+
+
+def work_dir_for(output_dir: Path) -> Path:
+    """The run's work folder: beside the output, so that a crash keeps it for --resume."""
+    return output_dir.parent / f".{output_dir.name}.work"
+
+
+def logs_dir_for(output_dir: Path) -> Path:
+    """The ``Accelerator``'s ``project_dir``: TensorBoard writes the run's logs there."""
+    return work_dir_for(output_dir) / LOGS_FOLDER
+
+
+class TrainingRun:
+    """One run's state, checkpoints and work folder, shared by every process.
+
+    Use it as a context manager: a run that fails before its first checkpoint leaves no work
+    folder behind (there is nothing to resume), so the next attempt needs no --resume.
+    """
+
+    def __init__(self, accelerator: Accelerator, work_dir: Path, state: dict[str, Any]) -> None:
+        self.accelerator, self.work_dir, self.state = accelerator, work_dir, state
+
+    @classmethod
+    def start(
+        cls,
+        accelerator: Accelerator,
+        args: argparse.Namespace,
+        output_dir: Path,
+        *,
+        add_arguments: Callable[[argparse.ArgumentParser], None],
+        resumable: Collection[str],
+        progress: dict[str, Any],
+        data_sha256: str | None = None,
+    ) -> TrainingRun:
+        """Start a run, or resume the interrupted one with ``--resume``; call it once the
+        ``Accelerator`` exists, on every process.
+
+        ``add_arguments`` declares the command's flags (their defaults stand in for flags that a
+        saved run predates), ``resumable`` the training flags that may change on --resume,
+        ``progress`` the command's fresh progress and ``data_sha256`` the data's digest, when
+        the command checks that a resumed run trains on the same data.
+        """
+        work_dir = work_dir_for(output_dir)
+        flags = {key: value for key, value in vars(args).items() if key != "run"}
+        # Every process checks and reaches the same verdict, so none is left waiting below.
+        saved = _check_start(work_dir, flags, add_arguments, resumable, data_sha256)
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            if saved is None:
+                work_dir.mkdir(parents=True)
+                state = {
+                    "args": flags,
+                    "data_sha256": data_sha256,
+                    "epoch": 0,
+                    "run_name": args.run_name or datetime.now().strftime("%Y%m%d-%H%M%S"),
+                    "progress": progress,
+                }
+            else:
+                # An omitted --run-name continues the saved one, as recorded.
+                state = {**saved, "args": {**flags, "run_name": saved["args"].get("run_name")}}
+            _write_state(work_dir, state)
+        accelerator.wait_for_everyone()
+        return cls(accelerator, work_dir, read_json(work_dir / STATE_FILE))
+
+    def __enter__(self) -> TrainingRun:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if kind is not None and self.epoch == 0 and self.accelerator.is_main_process:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    @property
+    def name(self) -> str:
+        return self.state["run_name"]
+
+    @property
+    def epoch(self) -> int:
+        """Epochs completed and checkpointed."""
+        return self.state["epoch"]
+
+    @property
+    def args(self) -> dict[str, Any]:
+        """The run's flags, as training_config.json records them."""
+        return self.state["args"]
+
+    @property
+    def progress(self) -> dict[str, Any]:
+        """The command's own progress (best epoch, step count, ...), saved with each epoch."""
+        return self.state["progress"]
+
+    @property
+    def hparams(self) -> dict[str, int | float | str | bool]:
+        """The flags that ``accelerator.init_trackers`` can log as hyperparameters."""
+        return {
+            key: value
+            for key, value in self.args.items()
+            if isinstance(value, int | float | str | bool)
+        }
+
+    @property
+    def best_dir(self) -> Path:
+        """Where the command keeps its best epoch's model."""
+        return self.work_dir / "best"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.work_dir / LOGS_FOLDER
+
+    def restore(self) -> None:
+        """After ``accelerator.prepare``: load the last checkpoint when resuming."""
+        if self.epoch:
+            self.accelerator.load_state(str(self._checkpoint(self.epoch)))
+            self.accelerator.print(f"resumed after epoch {self.epoch}")
+
+    def save_epoch(self, epoch: int) -> None:
+        """Checkpoint every prepared object, then record ``epoch`` and the progress. The state
+        names its checkpoint, so a crash at any point leaves a matching pair."""
+        self.accelerator.save_state(str(self._checkpoint(epoch)))
+        self.accelerator.wait_for_everyone()
+        self.state["epoch"] = epoch
+        if self.accelerator.is_main_process:
+            _write_state(self.work_dir, self.state)
+            shutil.rmtree(self._checkpoint(epoch - 1), ignore_errors=True)
+        self.accelerator.wait_for_everyone()
+
+    def finish(self) -> None:
+        """Remove the work folder, once the output folder holds the run."""
+        if self.accelerator.is_main_process:
+            shutil.rmtree(self.work_dir)
+
+    def _checkpoint(self, epoch: int) -> Path:
+        return self.work_dir / f"checkpoint-{epoch}"
+
+
+def _check_start(
+    work_dir: Path,
+    flags: dict[str, Any],
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    resumable: Collection[str],
+    data_sha256: str | None,
+) -> dict[str, Any] | None:
+    """The saved state to resume, or None for a fresh run; refuses to silently drop an
+    interrupted run or to resume one with other settings or data."""
+    if not flags["resume"]:
+        if work_dir.exists():
+            raise UserError(
+                f"an interrupted run is in {work_dir}: pass --resume to continue it, "
+                "or delete that folder to start over"
+            )
+        return None
+    if not (work_dir / STATE_FILE).is_file():
+        raise UserError(f"--resume: no interrupted run to continue in {work_dir}")
+    saved = read_json(work_dir / STATE_FILE)
+    if flags["run_name"] not in (None, saved["run_name"]):
+        raise UserError(
+            f"--resume: --run-name {flags['run_name']!r} differs from the "
+            f"interrupted run's {saved['run_name']!r} (its logs would split); leave "
+            "it out to continue that run"
+        )
+    defaults = argparse.ArgumentParser()
+    add_arguments(defaults)
+    # A flag added since the run was saved: the run trained with its default.
+    recorded = {key: saved["args"].get(key, defaults.get_default(key)) for key in flags}
+    changed = [
+        _flag(key)
+        for key in sorted(flags)
+        if key not in _RUN_FLAGS | set(resumable) and flags[key] != recorded[key]
+    ]
+    if saved.get("data_sha256") != data_sha256:
+        changed.append("the data")
+    if changed:
+        raise UserError("--resume: these differ from the interrupted run: " + ", ".join(changed))
+    return saved
+
+
+def _write_state(work_dir: Path, state: dict[str, Any]) -> None:
+    """Write the state file atomically: a crash leaves the old one or the new one."""
+    tmp = work_dir / f"{STATE_FILE}.tmp"
+    write_json(tmp, state)
+    tmp.replace(work_dir / STATE_FILE)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
