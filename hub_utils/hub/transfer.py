@@ -22,8 +22,9 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.utils import validate_repo_id
 
-from hub_utils.errors import HubError
+from hub_utils.errors import HubError, NotAModelFolderError
 from hub_utils.hub.defaults import SPAM_MODEL_REPO
+from hub_utils.models.files import CONFIG_FILE
 
 
 def push(
@@ -81,8 +82,8 @@ def _model_folder(folder: str | Path) -> Path:
     path = Path(folder).expanduser()
     if not path.is_dir():
         raise HubError(f"model folder not found: {path}")
-    if not (path / "config.json").is_file():
-        raise HubError(
+    if not (path / CONFIG_FILE).is_file():
+        raise NotAModelFolderError(
             f"{path} is not a model folder (no config.json): pass an output folder of "
             "`python -m train classify` or `python -m train topics`"
         )
