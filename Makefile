@@ -12,7 +12,7 @@ TOPIC_DATA := ../shared/data/gnews/GoogleNews.txt
 
 .PHONY: setup demo models test lint bench chromium
 
-$(BIN)/activate: requirements.txt requirements-dev.txt
+$(BIN)/activate: requirements.txt requirements-space.txt requirements-dev.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
@@ -21,7 +21,7 @@ $(BIN)/activate: requirements.txt requirements-dev.txt
 setup: $(BIN)/activate  ## virtual environment with every requirement
 
 models/spam/config.json: | setup
-	$(BIN)/python -m train classify --dataset $(SPAM_DATA) --label-names ham,spam --epochs 1
+	$(BIN)/python -m train classify --dataset $(SPAM_DATA) --label-names ham,spam --task spam --epochs 1
 
 models/topics/config.json: | setup
 	$(BIN)/python -m train topics --dataset $(TOPIC_DATA)

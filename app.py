@@ -17,21 +17,32 @@ import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import gradio as gr
 import pandas as pd
+from fastapi import Body, FastAPI
+from fastapi.responses import JSONResponse
 
 from hub_utils.errors import BadRequestError
 from hub_utils.models.protocols import ServedClassifier, ServedTopicModel
 from hub_utils.serving.about import about_markdown, curves_intro
 from hub_utils.serving.batch_classify import classify_file
 from hub_utils.serving.batch_files import MAX_ROWS
-from hub_utils.serving.classifier_views import classify_texts, explain_text
+from hub_utils.serving.classifier_views import Predict, classify_texts, explain_text
+from hub_utils.serving.json_api import (
+    CLASSIFICATION_ROUTE,
+    TOPICS_ROUTE,
+    text_classification,
+    topics,
+)
 from hub_utils.serving.loading import LoadedModel, Models, load_models, load_problem
 from hub_utils.serving.runtime import return_large_frees_to_the_system
 from hub_utils.serving.topic_views import (
     find_topics,
+    saved_topic_map,
+    topic_map_svg,
+    topic_map_table,
     topic_names,
     topic_word_chart,
     topic_words,
@@ -41,7 +52,9 @@ from hub_utils.serving.training_curves import metric_curves, metrics
 
 PROJECT_DIR = Path(__file__).resolve().parent
 TITLE = "BERT Hub Kit demo"
-MAX_BATCH_SIZE = 64  # concurrent /classify requests run as one forward pass of up to this many
+# Gradio's worker threads: every /classify request in a batch (Models.MAX_BATCH) waits on one,
+# beside the other endpoints and the JSON routes.
+MAX_THREADS = 128
 MAX_FILE_SIZE = "20mb"
 # Gradio keeps ~100 KB of per-session state for this page, and an HTTP API call without a
 # session makes a new one: its default of 10,000 sessions would let memory grow by ~1 GB.
@@ -74,7 +87,7 @@ def build_demo(models: Models) -> gr.Blocks:
             f"# {TITLE}\nA fine-tuned BERT-family text classifier and a contextualized topic "
             "model, loaded from the Hugging Face Hub or local folders."
         )
-        classifier_tab(models.classifier)
+        classifier_tab(models.classifier, models.classify)
         topics_tab(models.topics)
         with gr.Tab("Training curves", id="curves"):
             curves_section(models.classifier, "classifier")
@@ -84,7 +97,7 @@ def build_demo(models: Models) -> gr.Blocks:
     return demo
 
 
-def classifier_tab(loaded: LoadedModel[ServedClassifier]) -> None:
+def classifier_tab(loaded: LoadedModel[ServedClassifier], predict: Predict) -> None:
     classifier = loaded.model
     task = loaded.card.task if classifier is not None else ""
     with gr.Tab(f"{task.capitalize()} classifier" if task else "Text classifier", id="classifier"):
@@ -129,8 +142,9 @@ def classifier_tab(loaded: LoadedModel[ServedClassifier]) -> None:
                 table = gr.Dataframe(label="Results", max_height=400, wrap=True)
                 results = gr.File(label="Results as CSV")
 
-    def classify(message: list[str | None]) -> tuple[list[dict[str, float] | None], list[str]]:
-        return classify_texts(loaded, message)
+    def classify(message: str | None) -> tuple[dict[str, float] | None, str]:
+        labels, notes = classify_texts(loaded, [message], predict)
+        return labels[0], notes[0]
 
     @shown
     def explain(message: str) -> list[tuple[str, float | None]]:
@@ -147,11 +161,10 @@ def classifier_tab(loaded: LoadedModel[ServedClassifier]) -> None:
         message,
         [prediction, note],
         api_name="classify",
-        batch=True,
-        max_batch_size=MAX_BATCH_SIZE,
-        concurrency_limit=1,
-        concurrency_id="classifier",
-    ).then(explain, message, influence, api_name="explain", concurrency_id="classifier")
+        # Concurrent requests meet in ``predict`` (Models.classify), which batches them.
+        concurrency_limit=Models.MAX_BATCH,
+        concurrency_id="classify",
+    ).then(explain, message, influence, api_name="explain", concurrency_id="explain")
     file_button.click(
         classify_batch,
         [upload, column],
@@ -191,15 +204,19 @@ def topics_tab(loaded: LoadedModel[ServedTopicModel]) -> None:
                     dominant = gr.Markdown(label="Dominant topic")
             with gr.Accordion("Topic distribution as JSON", open=False):
                 distribution = gr.JSON(label="Topics")
-            gr.Markdown("### Topic explorer")
+            gr.Markdown(
+                "### Topic explorer\nEach circle is a topic: close circles have similar word "
+                "distributions, and a circle's area is the topic's share of the training "
+                "corpus. Hover a circle for its words; choose a topic to see its words below."
+            )
+            map_table = (
+                topic_map_table(model, saved_topic_map(loaded)) if model is not None else None
+            )
             with gr.Row():
-                gr.Dataframe(
-                    topics_table(model) if model is not None else None,
-                    label="Every topic and its top words",
-                    max_height=400,
-                    wrap=True,
-                    interactive=False,
-                    column_widths=["16%", "84%"],
+                topic_map = gr.HTML(
+                    topic_map_svg(map_table, 0) if map_table is not None else "",
+                    label="Intertopic distance map",
+                    elem_id="topic-map",
                 )
                 with gr.Column():
                     names = topic_names(model) if model is not None else []
@@ -208,12 +225,20 @@ def topics_tab(loaded: LoadedModel[ServedTopicModel]) -> None:
                     words = gr.BarPlot(
                         topic_words(model, 0) if model is not None else None,
                         x="word",
-                        y="weight",
+                        y="logit",
                         sort="-y",
-                        y_lim=[0, None],
-                        label="Top words of the topic",
+                        label="Words the decoder favours for a text of this topic alone",
+                        y_title="logit (one unit: 2.7 times as probable)",
                         x_label_angle=-45,
                     )
+            gr.Dataframe(
+                topics_table(model) if model is not None else None,
+                label="Every topic and its top words",
+                max_height=400,
+                wrap=True,
+                interactive=False,
+                column_widths=["16%", "84%"],
+            )
 
     @shown
     def find(text: str) -> tuple[pd.DataFrame, str, dict[str, Any]]:
@@ -227,6 +252,13 @@ def topics_tab(loaded: LoadedModel[ServedTopicModel]) -> None:
         find, text, [chart, dominant, distribution], api_name="topics", concurrency_id="topics"
     )
     topic.change(top_words, topic, words, api_name="topic_words")
+    if map_table is not None:
+        topic.change(
+            lambda chosen: topic_map_svg(map_table, chosen),
+            topic,
+            topic_map,
+            api_visibility="private",
+        )
 
 
 def curves_section(loaded: LoadedModel[Any], what: str) -> None:
@@ -250,23 +282,57 @@ def curves_section(loaded: LoadedModel[Any], what: str) -> None:
     metric.change(curves, metric, plot, api_visibility="private")
 
 
-def serve(demo: gr.Blocks, **launch_kwargs: Any) -> tuple[Any, str, Any]:
-    """Queue and launch: one batched forward pass at a time per model, files up to 20 MB."""
+def serve(demo: gr.Blocks, models: Models, **launch_kwargs: Any) -> tuple[FastAPI, str, Any]:
+    """Queue and launch without blocking, files up to 20 MB, then add the JSON routes; returns
+    Gradio's FastAPI app, the local URL and the share URL."""
     # By default Gradio rebuilds its /monitoring summary, a table of up to 10,000 past events,
     # after every event: under load that cost grows with every request served.
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
     demo.queue(default_concurrency_limit=1, max_size=256)
-    return demo.launch(
+    server, url, share_url = demo.launch(
         max_file_size=MAX_FILE_SIZE,
         state_session_capacity=SESSIONS_KEPT,
+        max_threads=MAX_THREADS,
         theme=gr.themes.Soft(),
+        prevent_thread_lock=True,
         **launch_kwargs,
     )
+    add_json_routes(server, models)
+    return server, url, share_url
+
+
+def add_json_routes(server: FastAPI, models: Models) -> None:
+    """POST routes in the Inference API's JSON (``hub_utils.serving.json_api``) beside Gradio's;
+    ``/v1/text-classification`` shares the page's batcher."""
+    handlers: dict[str, Callable[[Any], Any]] = {
+        CLASSIFICATION_ROUTE: lambda payload: text_classification(
+            models.classifier, payload, models.classify
+        ),
+        TOPICS_ROUTE: lambda payload: topics(models.topics, payload),
+    }
+    for path, handler in handlers.items():
+        server.add_api_route(path, json_endpoint(handler), methods=["POST"])
+
+
+def json_endpoint(handler: Callable[[Any], Any]) -> Callable[..., Any]:
+    """``handler`` as a FastAPI endpoint: the JSON body in, its result out; a
+    ``BadRequestError`` answers 400 with ``{"error": message}``, as the Inference API does."""
+
+    def endpoint(payload: Annotated[Any, Body()]) -> Any:
+        try:
+            return handler(payload)
+        except BadRequestError as err:
+            return JSONResponse({"error": str(err)}, status_code=400)
+
+    return endpoint
 
 
 def main() -> None:
     return_large_frees_to_the_system()
-    serve(build_demo(load_models(PROJECT_DIR)))
+    models = load_models(PROJECT_DIR)
+    demo = build_demo(models)
+    serve(demo, models)
+    demo.block_thread()
 
 
 if __name__ == "__main__":

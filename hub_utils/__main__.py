@@ -1,4 +1,5 @@
-"""``python -m hub_utils {push,pull,deploy-space}``: user errors print one clear line and exit 2."""
+"""``python -m hub_utils {check,push,pull,deploy-space}``: user errors print one clear line (a
+refused check: one line per reason) and exit 2."""
 
 from __future__ import annotations
 
@@ -24,11 +25,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    check = commands.add_parser(
+        "check",
+        help="check that a model folder is safe and valid to publish (push runs the same)",
+        description="Refuse a folder holding a local path (absolute, ~ or $HOME; in text "
+        "files and in TensorBoard event files), a pickle-based file, card metadata the Hub "
+        "would reject (base_model or datasets that are not Hub ids, an unknown license, an "
+        "incomplete model-index) or a missing file of its kind (classifier or topic model).",
+    )
+    check.add_argument("folder", type=Path, help="output folder of `python -m train ...`")
+    check.set_defaults(run=_check)
+
     push = commands.add_parser(
         "push",
         help="upload a trained model folder with its card and TensorBoard logs",
-        description="Create the model repo if needed and upload the whole folder, runs/ "
-        "(TensorBoard event files) and README.md included; unchanged files are skipped.",
+        description="Check the folder as `check` does, create the model repo if needed and "
+        "upload the whole folder, runs/ (TensorBoard event files) and README.md included; "
+        "unchanged files are skipped.",
         epilog=_AUTH,
     )
     push.add_argument("folder", type=Path, help="output folder of `python -m train ...`")
@@ -56,8 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     space = commands.add_parser(
         "deploy-space",
         help="create or update the Gradio demo Space",
-        description="Upload app.py, requirements.txt, hub_utils/ and a README with the Space "
-        "settings to a Gradio Space; other files in the Space are deleted.",
+        description="Upload app.py, requirements-space.txt (as the Space's requirements.txt), "
+        "hub_utils/ and a README with the Space settings to a Gradio Space; other files in the "
+        "Space are deleted.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         epilog=_AUTH,
     )
@@ -72,10 +86,24 @@ def build_parser() -> argparse.ArgumentParser:
         default=TOPIC_MODEL_REPO,
         help="topic model repo the app pulls (Space variable TOPIC_MODEL)",
     )
+    space.add_argument(
+        "--spam-revision",
+        help="branch, tag or commit of the classifier to preload and serve "
+        "(Space variable SPAM_MODEL_REVISION)",
+    )
+    space.add_argument(
+        "--topic-revision",
+        help="branch, tag or commit of the topic model to preload and serve "
+        "(Space variable TOPIC_MODEL_REVISION)",
+    )
     space.add_argument("--private", action="store_true", help="create the Space as private")
     space.add_argument("--message", help="commit message")
     space.set_defaults(run=_deploy_space)
     return parser
+
+
+def _check(args: argparse.Namespace) -> None:
+    print(f"{args.folder}: ready to publish ({hub.check_folder(args.folder)})")
 
 
 def _push(args: argparse.Namespace) -> None:
@@ -96,12 +124,22 @@ def _pull(args: argparse.Namespace) -> None:
 
 
 def _deploy_space(args: argparse.Namespace) -> None:
+    # The names `make demo` uses too: the app reads the repos from these variables.
+    variables = {"SPAM_MODEL": args.spam_model, "TOPIC_MODEL": args.topic_model}
+    revisions = {}
+    for name, repo, revision in (
+        ("SPAM_MODEL", args.spam_model, args.spam_revision),
+        ("TOPIC_MODEL", args.topic_model, args.topic_revision),
+    ):
+        if revision:
+            variables[f"{name}_REVISION"] = revision
+            revisions[repo] = revision
     print(
         hub.deploy_space(
             args.space_id,
             models=[args.spam_model, args.topic_model],
-            # The names `make demo` uses too: the app reads the repos from these variables.
-            variables={"SPAM_MODEL": args.spam_model, "TOPIC_MODEL": args.topic_model},
+            variables=variables,
+            revisions=revisions,
             private=args.private,
             commit_message=args.message,
         )

@@ -66,7 +66,7 @@ def app_url(app_models) -> Iterator[str]:
 
     demo = app.build_demo(app_models)
     _, url, _ = app.serve(
-        demo, prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True
+        demo, app_models, server_name="127.0.0.1", server_port=free_port(), quiet=True
     )
     yield url
     demo.close()

@@ -79,3 +79,17 @@ def _run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
     return subprocess.run(
         command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=CLIENT_TIMEOUT_S
     )
+
+
+MINIMAL_CONFIG = '{"model_type": "bert", "id2label": {"0": "ham", "1": "spam"}}'
+
+
+def minimal_classifier_folder(folder: Path) -> Path:
+    """The least a push accepts: a classifier's files (placeholders) and a valid card, without
+    training one (for the tests of Hub errors, which never load the model)."""
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(MINIMAL_CONFIG)
+    (folder / "model.safetensors").write_bytes(b"placeholder weights")
+    (folder / "tokenizer.json").write_text("{}")
+    (folder / "README.md").write_text("---\nlicense: apache-2.0\n---\n# A test model\n")
+    return folder

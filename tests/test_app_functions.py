@@ -9,7 +9,10 @@ import re
 import subprocess
 import sys
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -21,6 +24,8 @@ from hub_utils.serving.about import about_markdown, curves_intro, metrics_table
 from hub_utils.serving.batch_classify import RESULTS_KEPT, classify_file, results_dir
 from hub_utils.serving.batch_files import MAX_ROWS, neutralize_formula
 from hub_utils.serving.classifier_views import classify_texts, explain_text
+from hub_utils.serving.json_api import text_classification
+from hub_utils.serving.json_api import topics as json_topics
 from hub_utils.serving.loading import (
     Card,
     LoadedModel,
@@ -30,7 +35,7 @@ from hub_utils.serving.loading import (
     load_problem,
     model_source,
 )
-from hub_utils.serving.runtime import run_model
+from hub_utils.serving.runtime import MicroBatcher, run_model
 from hub_utils.serving.topic_views import find_topics, topic_word_chart
 from hub_utils.serving.training_curves import metric_curves, metrics
 from tests.fixtures_classify import HAM_EXAMPLE, SPAM_EXAMPLE
@@ -295,8 +300,18 @@ def test_topics_refuse_an_empty_text(app_models, text):
 def test_topic_explorer_tables(app_models):
     model = app_models.topics.model
     words = topic_word_chart(app_models.topics, 1)
-    assert len(words) == min(15, len(model.vocab)) and words["weight"].is_monotonic_decreasing
-    assert words["word"].tolist()[:10] == model.topics(10)[1]
+    assert list(words.columns) == ["word", "logit", "probability"]
+    assert len(words) == min(15, len(model.vocab)) and words["logit"].is_monotonic_decreasing
+    logits = model.topic_word_logits()[1]
+    assert words["word"].tolist() == [model.vocab[i] for i in np.argsort(-logits)[:15]]
+    # The decoder's distribution for a text of topic 1 alone: the words stand out from the
+    # flat 1/vocabulary that the softmax of beta alone gives.
+    assert words["probability"].iloc[0] > 3 / len(model.vocab)
+    np.testing.assert_allclose(
+        np.exp(words["logit"] - words["logit"].iloc[0]),
+        words["probability"] / words["probability"].iloc[0],
+        rtol=1e-4,
+    )
     with pytest.raises(BadRequestError, match=f"from 0 to {model.n_topics - 1}"):
         topic_word_chart(app_models.topics, model.n_topics)
     with pytest.raises(BadRequestError, match="pick a whole number"):
@@ -326,6 +341,81 @@ def test_model_calls_share_one_long_lived_thread():
     assert len(names) == 1 and names.pop().startswith("model")
     with pytest.raises(ZeroDivisionError):
         run_model(lambda: 1 / 0)
+
+
+def test_micro_batcher_joins_concurrent_calls_and_answers_each_its_own():
+    batches: list[list[int]] = []
+    gate = threading.Event()
+
+    def square(items: list[int]) -> list[int]:
+        gate.wait(5)  # the first batch waits until the other calls have queued behind it
+        batches.append(items)
+        return [item * item for item in items]
+
+    batcher = MicroBatcher(square, max_batch=8)
+    with ThreadPoolExecutor(20) as pool:
+        futures = [pool.submit(batcher, [i]) for i in range(20)]
+        time.sleep(0.2)
+        gate.set()
+        results = [future.result(timeout=10) for future in futures]
+    assert results == [[i * i] for i in range(20)]
+    assert sorted(item for batch in batches for item in batch) == list(range(20))
+    assert max(len(batch) for batch in batches) == 8 and len(batches) < 20
+    assert batcher([]) == []
+
+
+def test_micro_batcher_gives_a_failing_batch_error_to_each_caller_then_recovers():
+    def fail_on_negative(items: list[int]) -> list[int]:
+        if min(items) < 0:
+            raise ValueError("negative")
+        return items
+
+    batcher = MicroBatcher(fail_on_negative, max_batch=4)
+    with pytest.raises(ValueError, match="negative"):
+        batcher([1, -1])
+    assert batcher([2, 3]) == [2, 3]
+
+
+def test_json_text_classification_in_the_inference_api_shape(app_models):
+    single = text_classification(app_models.classifier, {"inputs": SPAM_EXAMPLE})
+    assert [item["label"] for item in single[0]] == ["spam", "ham"]
+    assert math.isclose(sum(item["score"] for item in single[0]), 1, abs_tol=1e-5)
+    both = text_classification(
+        app_models.classifier,
+        {"inputs": [SPAM_EXAMPLE, HAM_EXAMPLE], "parameters": {"top_k": 1}},
+        app_models.classify,  # the app's batcher gives the same answers
+    )
+    assert [[item["label"] for item in ranked] for ranked in both] == [["spam"], ["ham"]]
+
+
+BAD_PAYLOADS = {
+    "no object": (["a text"], "send a JSON object"),
+    "no inputs": ({"text": "a text"}, "send a JSON object"),
+    "empty list": ({"inputs": []}, "non-empty list of texts"),
+    "number": ({"inputs": [SPAM_EXAMPLE, 3]}, "inputs[1] is a int, not a text"),
+    "blank": ({"inputs": ["  "]}, "inputs[0] is empty"),
+    "bad top_k": ({"inputs": "hi", "parameters": {"top_k": 0}}, 'top_k" must be a whole number'),
+    "too many": ({"inputs": ["hi"] * 257}, "holds 257 texts; send at most 256"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_PAYLOADS))
+def test_json_routes_refuse_bad_payloads_with_the_reason(app_models, name):
+    payload, message = BAD_PAYLOADS[name]
+    for route in (
+        lambda: text_classification(app_models.classifier, payload),
+        lambda: json_topics(app_models.topics, payload),
+    ):
+        with pytest.raises(BadRequestError, match=re.escape(message)):
+            route()
+
+
+def test_json_topics_match_the_topics_tab(app_models):
+    text = "football match goal team"
+    [result] = json_topics(app_models.topics, {"inputs": [text], "parameters": {"top_k": 3}})
+    tab = find_topics(app_models.topics, text)[2]
+    assert result["known_words"] == tab["known_words"] == 4
+    assert result["topics"] == tab["topics"][:3]
 
 
 def test_model_source_prefers_the_environment_then_the_local_folder(tmp_path):

@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from hub_utils.hub import pull
-from tests.fixtures_hub import client_env, run_cli, run_python
+from tests.fixtures_hub import (
+    MINIMAL_CONFIG,
+    client_env,
+    minimal_classifier_folder,
+    run_cli,
+    run_python,
+)
 from tests.hub_server import LocalHub
 
 TEXTS = ["WIN a FREE prize now, call 0800 123!", "See you at dinner tonight?"]
@@ -181,9 +187,7 @@ def test_push_deletes_remote_files_only_when_asked(
 def test_private_push_is_only_readable_with_a_token(
     hub_server: LocalHub, hub_env: dict, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "model"
-    folder.mkdir()
-    (folder / "config.json").write_text('{"model_type": "bert"}')
+    folder = minimal_classifier_folder(tmp_path / "model")
     repo_id = "bert-hub-kit/private"
     pushed = run_cli(hub_env, "push", str(folder), repo_id, "--private")
     assert pushed.returncode == 0, pushed.stderr
@@ -195,4 +199,4 @@ def test_private_push_is_only_readable_with_a_token(
     assert anonymous.returncode == 2
     assert "private, set HF_TOKEN" in anonymous.stderr
     assert with_token.returncode == 0, with_token.stderr
-    assert (Path(with_token.stdout.strip()) / "config.json").read_text() == '{"model_type": "bert"}'
+    assert (Path(with_token.stdout.strip()) / "config.json").read_text() == MINIMAL_CONFIG

@@ -10,7 +10,13 @@ import pytest
 
 from hub_utils.errors import HubError
 from hub_utils.hub import pull, push
-from tests.fixtures_hub import READ_TOKEN, WRITE_TOKEN, client_env, run_cli
+from tests.fixtures_hub import (
+    READ_TOKEN,
+    WRITE_TOKEN,
+    client_env,
+    minimal_classifier_folder,
+    run_cli,
+)
 from tests.hub_server import LocalHub
 
 
@@ -26,11 +32,8 @@ def assert_user_error(result: subprocess.CompletedProcess[str], *fragments: str)
 
 @pytest.fixture
 def model_folder(tmp_path: Path) -> Path:
-    """The least a push accepts: a folder with a config.json."""
-    folder = tmp_path / "model"
-    folder.mkdir()
-    (folder / "config.json").write_text('{"model_type": "bert"}')
-    return folder
+    """The least a push accepts (its publish check included)."""
+    return minimal_classifier_folder(tmp_path / "model")
 
 
 @pytest.fixture

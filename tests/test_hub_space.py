@@ -5,11 +5,13 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import shutil
-import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
+from hub_utils.errors import HubError
+from hub_utils.hub.space import SHORT_DESCRIPTION, preload_entry, read_python_version
 from tests.fixtures_hub import REPO_ROOT, run_python
 from tests.hub_server import LocalHub
 
@@ -27,8 +29,26 @@ deploy_space(space_id, models=models, variables=variables, project_dir=project)
 (project / "hub_utils" / "stale.py").unlink()
 url = deploy_space(space_id, models=models, project_dir=project)
 readme = Path(hf_hub_download(space_id, "README.md", repo_type="space")).read_text()
+requirements = Path(hf_hub_download(space_id, "requirements.txt", repo_type="space")).read_text()
 files = HfApi().list_repo_files(space_id, repo_type="space")
-print(json.dumps({"url": url, "files": files, "readme": readme}))
+print(json.dumps({"url": url, "files": files, "readme": readme, "requirements": requirements}))
+"""
+
+# A model repo with two files, then a Space whose card preloads it pinned to its branch "main".
+DEPLOY_PINNED = """
+import json, sys
+from pathlib import Path
+from huggingface_hub import HfApi, hf_hub_download
+from hub_utils.hub import deploy_space
+space_id, project, model = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+api = HfApi()
+api.create_repo(model, exist_ok=True)
+for name in ("config.json", "onnx/model_quantized.onnx"):
+    api.upload_file(path_or_fileobj=b"{}", path_in_repo=name, repo_id=model)
+sha = api.model_info(model).sha
+deploy_space(space_id, models=[model], revisions={model: "main"}, project_dir=project)
+readme = Path(hf_hub_download(space_id, "README.md", repo_type="space")).read_text()
+print(json.dumps({"sha": sha, "readme": readme}))
 """
 
 
@@ -36,7 +56,8 @@ def make_project(root: Path) -> Path:
     """A copy of this project's Space sources, plus what a Space must not receive."""
     root.mkdir()
     (root / "app.py").write_text("import hub_utils\n")
-    shutil.copy(REPO_ROOT / "requirements.txt", root / "requirements.txt")
+    for name in ("requirements.txt", "requirements-space.txt", ".python-version"):
+        shutil.copy(REPO_ROOT / name, root / name)
     shutil.copytree(
         REPO_ROOT / "hub_utils", root / "hub_utils", ignore=shutil.ignore_patterns("__pycache__")
     )
@@ -64,6 +85,8 @@ def test_deploy_space_uploads_exactly_the_app_and_a_space_readme(
 
     assert result["url"].startswith(f"{hub_server.endpoint}/spaces/{space_id}/commit/")
     assert set(result["files"]) == expected
+    # The Space installs the serving set, not the training stack of requirements.txt.
+    assert result["requirements"] == (REPO_ROOT / "requirements-space.txt").read_text()
     # Sub-packages travel too: the app imports the loaders and its views from them.
     assert {
         "hub_utils/hub/transfer.py",
@@ -77,14 +100,43 @@ def test_deploy_space_uploads_exactly_the_app_and_a_space_readme(
     meta = yaml.safe_load(front_matter)
     assert meta == {
         "title": meta["title"],
+        "short_description": SHORT_DESCRIPTION,
         "emoji": meta["emoji"],
         "colorFrom": meta["colorFrom"],
         "colorTo": meta["colorTo"],
         "sdk": "gradio",
         "sdk_version": importlib.metadata.version("gradio"),
         "app_file": "app.py",
-        "python_version": f"{sys.version_info.major}.{sys.version_info.minor}",
+        "python_version": (REPO_ROOT / ".python-version").read_text().strip(),
         "models": MODELS,
+        "preload_from_hub": MODELS,  # built into the Space's image: a restart downloads nothing
         "license": "apache-2.0",
     }
     assert all(isinstance(meta[key], str) and meta[key] for key in ("title", "emoji"))
+    assert len(meta["short_description"]) <= 60
+
+
+def test_deploy_space_pins_preloaded_models_to_a_commit(
+    hub_server: LocalHub, hub_env: dict, tmp_path: Path
+) -> None:
+    project = make_project(tmp_path / "project")
+    model = "bert-hub-kit/pinned-spam"
+    result = run_python(hub_env, DEPLOY_PINNED, "bert-hub-kit/pinned-demo", str(project), model)
+    meta = yaml.safe_load(result["readme"].split("---\n")[1])
+    # The Hub's syntax: repo, comma-separated files, commit sha (a branch is resolved here).
+    assert meta["preload_from_hub"] == [
+        f"{model} config.json,onnx/model_quantized.onnx {result['sha']}"
+    ]
+    assert meta["models"] == [model]
+
+
+def test_space_settings_come_from_the_project(tmp_path: Path) -> None:
+    assert preload_entry("me/spam") == "me/spam"
+    assert (
+        preload_entry("me/spam", "abc123", ["b.json", "a.onnx"]) == "me/spam a.onnx,b.json abc123"
+    )
+    (tmp_path / ".python-version").write_text("3.12\n")
+    assert read_python_version(tmp_path) == "3.12"
+    (tmp_path / ".python-version").write_text("python3\n")
+    with pytest.raises(HubError, match="not a Python version"):
+        read_python_version(tmp_path)

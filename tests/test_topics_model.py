@@ -163,7 +163,7 @@ def test_the_onnx_export_serves_what_the_pytorch_model_predicts(
     )
     assert served.topics(10) == model.topics(10)
     assert served.config == model.config and served.n_topics == model.n_topics
-    np.testing.assert_allclose(served.topic_word_weights(), model.topic_word_weights(), atol=1e-6)
+    np.testing.assert_allclose(served.topic_word_logits(), model.topic_word_logits(), atol=1e-5)
     assert served.encoder_max_tokens == model.encoder_max_tokens == 256
     for text in ODD:
         assert served.encoder_token_count(text) == model.encoder_token_count(text)
@@ -183,12 +183,14 @@ def test_without_the_export_the_pytorch_model_serves(
 
 
 def test_top_words_orders_each_topic_by_weight() -> None:
-    from hub_utils.models.topic_words import top_words, word_weights
+    from hub_utils.models.topic_words import softmax, top_words, word_logits
 
     beta = np.array([[0.1, 3.0, -1.0, 2.0], [5.0, 0.0, 4.0, 1.0]])
     vocab = ["a", "b", "c", "d"]
     assert top_words(beta, vocab, 2) == [["b", "d"], ["a", "c"]]
     assert top_words(beta, vocab, 4) == [["b", "d", "a", "c"], ["a", "c", "d", "b"]]
-    weights = word_weights(beta)
-    np.testing.assert_allclose(weights.sum(axis=1), 1.0)
-    assert (np.argsort(-weights, axis=1) == np.argsort(-beta, axis=1)).all()
+    np.testing.assert_allclose(softmax(beta).sum(axis=1), 1.0)
+    assert (np.argsort(-softmax(beta), axis=1) == np.argsort(-beta, axis=1)).all()
+    # The decoder's batch norm: each word centred and scaled by its own running statistics.
+    logits = word_logits(beta, np.array([0.0, 1.0, -1.0, 2.0]), np.array([1.0, 4.0, 1.0, 1.0]))
+    np.testing.assert_allclose(logits[0], [0.1, 1.0, 0.0, 0.0], atol=1e-5)

@@ -31,16 +31,19 @@ from hub_utils.models.classifier import TextClassifier
 from hub_utils.models.encoder import DEFAULT_ENCODER, resolve_encoder
 from hub_utils.models.files import CLASSIFIER_ONNX_RESULTS
 from hub_utils.models.json_files import write_json
+from hub_utils.models.metadata import public_model_id
 from train.classify_card import write_classifier_card
-from train.classify_data import LabelledTexts, load_classification_data
+from train.classify_data import LabelledTexts, default_task, load_classification_data
 from train.classify_metrics import classification_metrics, confusion, selection_metric
 from train.errors import UserError
 from train.onnx_export import export_int8_onnx
 from train.outputs import atomic_output_dir
 from train.training_run import (
     TrainingRun,
+    add_card_flags,
     add_mixed_precision_flag,
     add_run_flags,
+    check_card_flags,
     check_mixed_precision,
     logs_dir_for,
     push_if_asked,
@@ -167,10 +170,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     output = parser.add_argument_group("output")
     output.add_argument(
         "--task",
-        default="spam",
-        help="short task name, used in the default output folder and the card",
+        help="short task name, used in the default output folder and the card (default: "
+        "the Hub dataset's name, else the file's name unless generic like train.csv, else "
+        "the label names, e.g. negative-positive)",
     )
     output.add_argument("--output-dir", help="where the model is written (default: models/TASK)")
+    add_card_flags(output)
     output.add_argument(
         "--onnx",
         action=argparse.BooleanOptionalAction,
@@ -192,13 +197,36 @@ def run(args: argparse.Namespace) -> None:
         args, ("epochs", "batch_size", "eval_batch_size", "grad_accum", "max_length", "log_every")
     )
     check_mixed_precision(args)
+    check_card_flags(args)
     for name in ("validation_size", "test_size"):
         if not 0 < getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')} must be above 0 and below 1")
     if args.validation_size + args.test_size >= 1:
         raise UserError("--validation-size and --test-size must sum below 1")
     _check_base_model(args.base_model, args.num_layers)
+    if args.task is None:
+        args.task = _task_from_data(args)
     push_if_asked(train_classifier(args), args)
+
+
+def _task_from_data(args: argparse.Namespace) -> str:
+    """--task's default (see ``default_task``); the label names are read from the data only
+    when neither the data set's name nor --label-names gives one."""
+    label_names = args.label_names.split(",") if args.label_names else None
+    task = default_task(args.dataset, label_names)
+    if task is None:
+        splits, _ = load_classification_data(
+            args.dataset,
+            text_column=args.text_column,
+            label_column=args.label_column,
+            label_names=None,
+            validation_size=args.validation_size,
+            test_size=args.test_size,
+            seed=args.seed,
+        )
+        task = default_task(args.dataset, splits["train"].label_names)
+    assert task is not None
+    return task
 
 
 def _check_base_model(base_model: str, num_layers: int | None) -> None:
@@ -407,7 +435,7 @@ def train_classifier(args: argparse.Namespace) -> Path:
         }
         train_seconds = progress["train_seconds"]
         run_info = {
-            "base_model": args.base_model,
+            "base_model": public_model_id(args.base_model),  # None: a local folder, unnamed
             "split_sizes": {name: len(subset.texts) for name, subset in splits.items()},
             "dropped_empty_texts": dropped,
             "train_seconds": round(train_seconds, 2),
@@ -422,7 +450,7 @@ def train_classifier(args: argparse.Namespace) -> Path:
                 best = accelerator.unwrap_model(best_model)
                 best.save_pretrained(tmp)
                 tokenizer.save_pretrained(tmp)
-                write_json(tmp / "training_config.json", {"args": run.args, **run_info})
+                write_json(tmp / "training_config.json", {"args": run.public_args, **run_info})
                 if args.onnx:
                     export_int8_onnx(best, tokenizer, tmp)
                     results[CLASSIFIER_ONNX_RESULTS] = served_test_metrics(tmp, splits["test"])

@@ -7,9 +7,16 @@ from pathlib import Path
 
 import yaml
 
+from hub_utils.hub.defaults import INSTALL_LINE
 from hub_utils.models.files import CLASSIFIER_ONNX_RESULTS
+from hub_utils.models.metadata import (
+    local_dataset_type,
+    local_model_name,
+    public_model_id,
+    public_source,
+)
 from train.classify_data import LabelledTexts
-from train.tables import dataset_name, looks_like_local_path
+from train.tables import looks_like_local_path
 
 _METRIC_NAMES = {
     "accuracy": "Accuracy",
@@ -40,7 +47,6 @@ def classifier_metadata(
     args: argparse.Namespace, results: dict, examples: list[dict[str, str]]
 ) -> dict:
     """The card's YAML front matter as a dict."""
-    dataset = dataset_name(args.dataset)
     test = results["test"]
     metrics = [
         {"type": key.split("_")[0], "name": label, "value": round(test[key], 4)}
@@ -55,11 +61,14 @@ def classifier_metadata(
                 "value": round(test[results["selection_metric"]], 4),
             }
         )
-    metadata = {
+    base_model = public_model_id(args.base_model)
+    metadata: dict = {
         "library_name": "transformers",
         "pipeline_tag": "text-classification",
-        "base_model": args.base_model,
-        "license": "apache-2.0",
+        # Only a Hub id: the Hub rejects a path, and a local folder of unknown origin has none.
+        **({"base_model": base_model} if base_model else {}),
+        "license": args.license,
+        "language": [args.language],
         "tags": ["text-classification", "bert", args.task],
         "metrics": ["accuracy", "precision", "recall", "f1"],
         "model-index": [
@@ -68,18 +77,29 @@ def classifier_metadata(
                 "results": [
                     {
                         "task": {"type": "text-classification", "name": "Text Classification"},
-                        "dataset": {"name": dataset, "type": dataset, "split": "test"},
+                        "dataset": {**dataset_entry(args.dataset), "split": "test"},
                         "metrics": metrics,
                     }
                 ],
             }
         ],
     }
+    # `datasets` links Hub data sets: a local file has no entry.
     if not looks_like_local_path(args.dataset):
         metadata["datasets"] = [args.dataset]
     if examples:
         metadata["widget"] = examples
     return metadata
+
+
+def dataset_entry(dataset: str) -> dict[str, str]:
+    """model-index ``dataset``: a Hub data set by its id; a local file by its name, with the
+    🤗 datasets builder that reads it as ``type`` (``type`` is a Hub dataset id, so a made-up
+    one would link nowhere)."""
+    if not looks_like_local_path(dataset):
+        return {"name": dataset, "type": dataset}
+    name = public_source(dataset) or dataset
+    return {"name": name, "type": local_dataset_type(name)}
 
 
 def write_classifier_card(
@@ -140,17 +160,33 @@ def write_classifier_card(
             "seed",
         )
     }
+    base_model = public_model_id(args.base_model)
+    local = Path(args.base_model).expanduser().is_dir()
+    # Without a Hub id: a local folder by its own name, a bare legacy name as given.
+    shown = base_model or (local_model_name(args.base_model) if local else args.base_model)
+    base = f"local `{shown}`" if local and not base_model else f"`{shown}`"
+    settings["base_model"] = shown + (" (local folder)" if local and not base_model else "")
     settings["num_layers"] = args.num_layers or "all"
+    origin_note = (
+        ""
+        if base_model
+        else (
+            "\nThe base encoder was a local folder whose Hub id is not known"
+            if local
+            else "\nThe base encoder was named without its owner (Hub ids are owner/name)"
+        )
+        + ", so this card names no `base_model`.\n"
+    )
     settings_table = "\n".join(f"| {key} | `{value}` |" for key, value in settings.items())
     body = f"""
-# {args.task} classifier ({args.base_model} fine-tuned)
+# {args.task} classifier ({"local encoder" if local and not base_model else shown} fine-tuned)
 
-A `{args.base_model}` encoder fine-tuned {scope} for **{args.task}** text
+A {base} encoder fine-tuned {scope} for **{args.task}** text
 classification with labels {", ".join(f"`{n}`" for n in names)}.
-
+{origin_note}
 ## Data
 
-Trained on `{dataset_name(args.dataset)}`:
+Trained on `{public_source(args.dataset)}`:
 {sizes["train"]} training, {sizes["validation"]} validation and {sizes["test"]} test examples
 (stratified split with seed {args.seed} unless the data set has its own splits;
 {run_info["dropped_empty_texts"]} rows with an empty text dropped).
@@ -177,11 +213,23 @@ Test confusion matrix:
 {onnx_note}
 ## How to use
 
+With 🤗 transformers (`pip install transformers torch`):
+
 ```python
 from transformers import pipeline
 
 classifier = pipeline("text-classification", model="<this repo id or folder>")
 classifier({sample!r})
+```
+
+The int8 ONNX export, without torch, through this project's loader
+(`{INSTALL_LINE}`):
+
+```python
+from hub_utils import load_classifier, pull
+
+model = load_classifier(pull("<this repo id or folder>"))  # pull: download once, then cached
+model.predict([{sample!r}])
 ```
 
 ## Limits

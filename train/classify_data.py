@@ -6,14 +6,16 @@ the column or the class at fault.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from hub_utils.models.texts import TEXT_COLUMNS
 from train.errors import UserError
-from train.tables import load_splits, pick_column
+from train.tables import load_splits, looks_like_local_path, pick_column
 
 LABEL_COLUMN_GUESSES = ("label", "labels", "class", "category", "target", "intent", "sentiment")
 
@@ -195,3 +197,38 @@ def _carve(rows: list[int], data: LabelledTexts, size: float, seed: int) -> list
         raise UserError(
             f"cannot carve a stratified validation set from the train split: {err}"
         ) from err
+
+
+# File stems that say nothing about the task (a split, a format, a placeholder); digits and
+# version parts (``v2``, ``00000``) are ignored too, so ``train-00000-of-00001`` is generic.
+GENERIC_STEMS = frozenset(
+    """
+    train training test testing valid validation val dev eval all data dataset datasets file
+    files input inputs text texts corpus sample samples example examples export output raw clean
+    full df table records rows labelled labeled my new final split of part
+    """.split()
+)
+_MAX_LABELS_IN_NAME = 4
+
+
+def default_task(dataset: str, label_names: list[str] | None) -> str | None:
+    """The task name when --task is not given: the Hub id's name part (``ucirvine/sms_spam``:
+    ``sms_spam``), else the file's stem when it is not generic (``reviews.csv``: ``reviews``),
+    else the label names joined (``negative-positive``); None when the labels are still
+    unknown."""
+    if not looks_like_local_path(dataset):
+        return _task_name(dataset.rsplit("/", 1)[-1])
+    stem = Path(dataset.rstrip("/\\")).stem
+    words = [word for word in re.split(r"[\W_]+", stem.lower()) if word]
+    if any(word not in GENERIC_STEMS and not re.fullmatch(r"v?\d+", word) for word in words):
+        return _task_name(stem)
+    if not label_names:
+        return None
+    if len(label_names) > _MAX_LABELS_IN_NAME:
+        return f"{len(label_names)}-class"
+    return _task_name("-".join(label_names))
+
+
+def _task_name(name: str) -> str:
+    """A name that is safe as a folder name and a Hub tag: lower case, no spaces or slashes."""
+    return re.sub(r"[^\w.-]+", "-", name.strip().lower()).strip("-.") or "classifier"

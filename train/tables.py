@@ -31,11 +31,6 @@ def looks_like_local_path(source: str) -> bool:
     )
 
 
-def dataset_name(source: str) -> str:
-    """How cards name a data set: the file or folder name if local, else the Hub id."""
-    return Path(source).name if looks_like_local_path(source) else source
-
-
 def is_single_file(source: str) -> bool:
     """True for one table file (read with pandas), False for a Hub id or a dataset folder."""
     return looks_like_local_path(source) and not Path(source).expanduser().is_dir()

@@ -27,14 +27,16 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from hub_utils.models.encoder import DEFAULT_ENCODER
+from hub_utils.models.files import CARD_FILE, EVAL_RESULTS_FILE
 from hub_utils.models.json_files import write_json
+from hub_utils.models.topic_card import PLACEHOLDER_REPO, write_topic_card
 from hub_utils.models.topic_model import MODEL_TYPES, TopicModel, torch_threads
 from hub_utils.models.topic_onnx import OnnxTopicModel
 from train import topics_metrics
 from train.errors import UserError
 from train.onnx_export import export_topic_onnx
 from train.outputs import atomic_output_dir
-from train.topics_card import write_topic_card
+from train.tables import looks_like_local_path
 from train.topics_data import (
     BagOfWords,
     Documents,
@@ -46,8 +48,10 @@ from train.topics_data import (
 )
 from train.training_run import (
     TrainingRun,
+    add_card_flags,
     add_mixed_precision_flag,
     add_run_flags,
+    check_card_flags,
     check_mixed_precision,
     logs_dir_for,
     push_if_asked,
@@ -166,6 +170,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     output.add_argument(
         "--output-dir", default="models/topics", help="where the model folder is written"
     )
+    add_card_flags(output)
     output.add_argument(
         "--cache-dir",
         help="folder of cached document embeddings, keyed by encoder and corpus; "
@@ -193,6 +198,7 @@ def _check_flags(args: argparse.Namespace) -> None:
         args, ("epochs", "batch_size", "n_topics", "patience", "min_epochs", "cpu_threads")
     )
     check_mixed_precision(args)
+    check_card_flags(args)
     if args.vocab_size < 2:
         raise UserError("--vocab-size must be at least 2")
     if args.lr <= 0:
@@ -390,7 +396,8 @@ def train_topic_model(args: argparse.Namespace) -> Path:
                 training=_training_config(args, run, bow, len(val_rows)),
                 held_out=(bow.counts[val_rows], embeddings[val_rows]),
                 onnx_texts=val_texts[:ONNX_CHECK_TEXTS] if args.onnx else None,
-                load_from=args.push_to_hub or str(output_dir),
+                # Never the output folder: a local path must not be published.
+                load_from=args.push_to_hub or PLACEHOLDER_REPO,
                 runs=run.logs_dir,
             )
             print(f"model written to {output_dir}")
@@ -413,19 +420,22 @@ def _write_folder(
     """Model files, results, training settings, card and logs, swapped in atomically;
     with ``onnx_texts``, the ONNX export too, checked on those texts."""
     with atomic_output_dir(output_dir) as tmp:
+        # The model carries its training details, so save_pretrained (and push_to_hub) write
+        # the same side files and card as this command.
+        model.training_config, model.eval_results = training, dict(metrics)
         model.save_pretrained(tmp)
         checks = {"round_trip_max_abs_diff": _round_trip_error(model, tmp, *held_out)}
         if onnx_texts is not None:
             export_topic_onnx(model, tmp)
             checks["onnx_max_abs_diff"] = _onnx_error(model, tmp, onnx_texts)
-        write_json(tmp / "eval_results.json", {**metrics, **checks})
-        write_json(tmp / "training_config.json", training)
+        model.eval_results = {**metrics, **checks}
+        write_json(tmp / EVAL_RESULTS_FILE, model.eval_results)
         write_topic_card(
-            tmp / "README.md",
+            tmp / CARD_FILE,
             config=model.config,
             topics=topics,
-            metrics=metrics,
             training=training,
+            results=model.eval_results,
             load_from=load_from,
             onnx_max_abs_diff=checks.get("onnx_max_abs_diff"),
         )
@@ -487,13 +497,12 @@ def _training_config(
     args: argparse.Namespace, run: TrainingRun, bow: BagOfWords, n_validation: int
 ) -> dict:
     settings = {
-        key: value
-        for key, value in run.args.items()
-        if key not in ("resume", "push_to_hub", "cache_dir")
+        key: value for key, value in run.public_args.items() if key not in ("resume", "push_to_hub")
     }
     progress = run.progress
     return {
         **settings,
+        "dataset_on_hub": not looks_like_local_path(args.dataset),
         "hidden_sizes": hidden_sizes(args),
         "documents_total": bow.n_documents,
         "documents_dropped": bow.dropped,

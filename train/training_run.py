@@ -11,6 +11,7 @@ finished run removes it once its output folder is written.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 from collections.abc import Callable, Collection
 from datetime import datetime
@@ -21,12 +22,26 @@ from typing import Any
 from accelerate import Accelerator
 
 from hub_utils.models.json_files import read_json, write_json
+from hub_utils.models.metadata import (
+    DEFAULT_LANGUAGE,
+    DEFAULT_LICENSE,
+    HUB_LICENSES,
+    public_model_id,
+    public_source,
+)
 from train.errors import UserError
 
 STATE_FILE = "state.json"
 LOGS_FOLDER = "runs"
 # The run's own flags, which never change what is trained; --run-name has a rule of its own.
 _RUN_FLAGS = {"resume", "push_to_hub", "run_name"}
+# What published files (training_config.json, TensorBoard hparams) may say about the flags: a
+# local path can hold a user name or a private project, so files go by name only, this
+# machine's folders not at all, and models by Hub id (None when unknown). Hub ids stay as they are.
+_SOURCE_FLAGS = ("dataset", "bow_dataset", "labels_file")
+_MACHINE_FLAGS = ("output_dir", "cache_dir")
+_MODEL_FLAGS = ("base_model", "encoder")
+_LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 
 
 def add_run_flags(
@@ -48,6 +63,43 @@ def add_run_flags(
         metavar="REPO_ID",
         help="after a successful run, upload the folder to this Hub repo",
     )
+
+
+def add_card_flags(group: argparse._ArgumentGroup) -> None:
+    """--license and --language, for the model card; checked by ``check_card_flags``."""
+    group.add_argument(
+        "--license",
+        default=DEFAULT_LICENSE,
+        help="the model's license on the Hub (a Hub license id, e.g. mit, cc-by-4.0)",
+    )
+    group.add_argument(
+        "--language",
+        default=DEFAULT_LANGUAGE,
+        help="language code of the texts (ISO 639-1, e.g. en, fr); the default encoder is English",
+    )
+
+
+def check_card_flags(args: argparse.Namespace) -> None:
+    """Refuse a license or language the Hub would not accept, before any work."""
+    if args.license not in HUB_LICENSES:
+        raise UserError(
+            f"--license {args.license!r} is not a Hub license id "
+            "(see https://huggingface.co/docs/hub/repositories-licenses), e.g. apache-2.0, mit"
+        )
+    if not _LANGUAGE.fullmatch(args.language):
+        raise UserError(f"--language {args.language!r} is not a language code such as en or fr")
+
+
+def public_flags(flags: dict[str, Any]) -> dict[str, Any]:
+    """``flags`` as published files record them: no local path (see ``_SOURCE_FLAGS``)."""
+    public = {key: value for key, value in flags.items() if key not in _MACHINE_FLAGS}
+    for key in _SOURCE_FLAGS:
+        if key in public:
+            public[key] = public_source(public[key])
+    for key in _MODEL_FLAGS:
+        if key in public:
+            public[key] = public_model_id(public[key])
+    return public
 
 
 def add_mixed_precision_flag(group: argparse._ArgumentGroup) -> None:
@@ -177,11 +229,17 @@ class TrainingRun:
         return self.state["progress"]
 
     @property
+    def public_args(self) -> dict[str, Any]:
+        """The run's flags without local paths, as published files record them."""
+        return public_flags(self.args)
+
+    @property
     def hparams(self) -> dict[str, int | float | str | bool]:
-        """The flags that ``accelerator.init_trackers`` can log as hyperparameters."""
+        """The flags that ``accelerator.init_trackers`` can log as hyperparameters (published
+        with the logs, so without local paths)."""
         return {
             key: value
-            for key, value in self.args.items()
+            for key, value in self.public_args.items()
             if isinstance(value, int | float | str | bool)
         }
 

@@ -23,6 +23,7 @@ from huggingface_hub.errors import (
 from huggingface_hub.utils import validate_repo_id
 
 from hub_utils.errors import HubError, NotAModelFolderError
+from hub_utils.hub.audit import check_folder
 from hub_utils.hub.defaults import SPAM_MODEL_REPO
 from hub_utils.models.files import CONFIG_FILE
 
@@ -39,12 +40,15 @@ def push(
 ) -> str:
     """Upload a model folder (weights, card, ``runs/`` TensorBoard logs) and return the commit URL.
 
-    The repo is created if needed. Files whose content is already on the Hub are skipped, so
+    ``hub_utils.hub.audit.check_folder`` runs first: a folder with a local path, a pickle, card
+    metadata the Hub would reject or a missing file is refused with every reason. The repo is
+    created if needed. Files whose content is already on the Hub are skipped, so
     pushing an unchanged folder makes no commit. Remote files absent from the folder are kept
     unless ``delete_missing`` is set.
     """
     path = _model_folder(folder)
     check_repo_id(repo_id)
+    check_folder(path)  # refuses private paths, pickles and metadata the Hub would reject
     api = HfApi(token=write_token(token))
     with hub_errors(repo_id, revision):
         api.create_repo(repo_id, private=private, exist_ok=True)

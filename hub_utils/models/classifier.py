@@ -23,7 +23,7 @@ import numpy as np
 import onnxruntime
 from tokenizers import Tokenizer
 
-from hub_utils.errors import NotAModelFolderError
+from hub_utils.errors import NotAModelFolderError, no_export_error
 from hub_utils.models.files import (
     CLASSIFIER_ONNX_FILE,
     CLASSIFIER_TOKENIZER_FILE,
@@ -201,9 +201,13 @@ def _batch_tokenizer(folder: Path, tokenizer_config: dict, max_length: int) -> T
 
 def _pytorch_logits(folder: Path) -> tuple[Logits, list[str]]:
     """The folder's PyTorch weights as a logits function, and the inputs its model takes.
-    Imported here: serving the ONNX export needs neither torch nor transformers."""
-    import torch
-    from transformers import AutoModelForSequenceClassification
+    Imported here: serving the ONNX export needs neither torch nor transformers, and the
+    serving set (a Space) has neither, so their absence is a message, not a traceback."""
+    try:
+        import torch
+        from transformers import AutoModelForSequenceClassification
+    except ImportError as err:
+        raise no_export_error(folder, CLASSIFIER_ONNX_FILE, err.name, "classify") from err
 
     model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
     accepted = inspect.signature(model.forward).parameters

@@ -22,18 +22,31 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from contextualized_topic_models.networks.decoding_network import DecoderNetwork
-from huggingface_hub import ModelHubMixin, hf_hub_download
+from huggingface_hub import ModelCard, ModelHubMixin, hf_hub_download
+from huggingface_hub.errors import EntryNotFoundError
 from safetensors.torch import load_file, save_file
 from scipy import sparse
 from torch import nn
 
 from hub_utils.errors import NotAModelFolderError
+from hub_utils.hub.defaults import PROJECT_URL
 from hub_utils.models.bag_of_words import bag_of_words
 from hub_utils.models.encoder import DEFAULT_ENCODER, resolve_encoder
-from hub_utils.models.files import CONFIG_FILE, TOPICS_FILE, VOCAB_FILE, WEIGHTS_FILE
-from hub_utils.models.json_files import write_json
+from hub_utils.models.files import (
+    CARD_FILE,
+    CONFIG_FILE,
+    EVAL_RESULTS_FILE,
+    TOPIC_ONNX_FILE,
+    TOPICS_FILE,
+    TRAINING_CONFIG_FILE,
+    VOCAB_FILE,
+    WEIGHTS_FILE,
+)
+from hub_utils.models.json_files import read_json, write_json
+from hub_utils.models.metadata import DEFAULT_LICENSE, public_model_id
 from hub_utils.models.texts import check_texts
-from hub_utils.models.topic_words import top_words, word_weights
+from hub_utils.models.topic_card import LIBRARY_NAME, TAGS, topic_card
+from hub_utils.models.topic_words import top_words, word_logits
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -88,14 +101,23 @@ def embed(
 class TopicModel(
     nn.Module,
     ModelHubMixin,
-    library_name="contextualized-topic-models",
-    tags=["topic-modeling", "contextualized-topic-models"],
-    repo_url="https://github.com/MilaNLProc/contextualized-topic-models",
+    # The code that loads this format is this project's, not upstream CTM's (which pickles).
+    library_name=LIBRARY_NAME,
+    tags=list(TAGS),  # a copy: the mixin extends the list it gets
+    repo_url=PROJECT_URL,
+    docs_url=f"{PROJECT_URL}#train-a-topic-model-contextualized-topic-model",
+    license=DEFAULT_LICENSE,
 ):
     """CombinedTM or ZeroShotTM over a fixed vocabulary, with Hub save/load and prediction.
 
     ``vocab`` is the bag-of-words vocabulary in column order; ``embedding_dim`` the size of the
-    ``encoder``'s sentence embeddings. The other arguments are the package's network settings.
+    ``encoder``'s sentence embeddings (a Hub id or a local folder; None for a saved model whose
+    local encoder was not published: pass ``encoder=`` to ``from_pretrained`` to predict). The
+    other arguments are the package's network settings.
+
+    ``training_config`` and ``eval_results`` (the JSON side files of those names, set by
+    ``train topics`` and read back by ``from_pretrained``) make ``save_pretrained`` write them
+    and the full card; without them the card is minimal.
     """
 
     backend = "PyTorch, float32"  # said in the app's About tab
@@ -106,7 +128,7 @@ class TopicModel(
         embedding_dim: int,
         n_topics: int = 50,
         model_type: str = "combined",
-        encoder: str = DEFAULT_ENCODER,
+        encoder: str | None = DEFAULT_ENCODER,
         hidden_sizes: Sequence[int] = (100, 100),
         activation: str = "softplus",
         dropout: float = 0.2,
@@ -141,6 +163,10 @@ class TopicModel(
         # every tensor on one device (the trainer's Accelerator moves the whole network).
         self.network.to("cpu")
         self.eval()
+        # config.json records the encoder's Hub id, never a local path (None when unknown).
+        self._public_encoder = public_model_id(encoder)
+        self.training_config: dict[str, Any] | None = None
+        self.eval_results: dict[str, Any] | None = None
 
     @property
     def n_topics(self) -> int:
@@ -151,6 +177,7 @@ class TopicModel(
         """What ``config.json`` holds: sizes, network settings, the encoder id, the model type."""
         return {
             **self._settings,
+            "encoder": self._public_encoder,
             "vocab_size": len(self.vocab),
             "decoder": "prodLDA",
             "inference": "posterior mean (deterministic)",
@@ -172,9 +199,15 @@ class TopicModel(
         """The ``k`` most weighted words of each topic, most weighted first."""
         return top_words(self._beta(), self.vocab, k)
 
-    def topic_word_weights(self) -> np.ndarray:
-        """Each topic's distribution over the vocabulary, shape ``(n_topics, vocab size)``."""
-        return word_weights(self._beta())
+    def topic_word_logits(self) -> np.ndarray:
+        """Each topic's word logits for a text of that topic alone, ``(n_topics, vocab size)``
+        (``hub_utils.models.topic_words.word_logits``)."""
+        norm = self.network.beta_batchnorm
+        return word_logits(
+            self._beta(),
+            norm.running_mean.detach().cpu().float().numpy(),
+            norm.running_var.detach().cpu().float().numpy(),
+        )
 
     def _beta(self) -> np.ndarray:
         return self.network.beta.detach().cpu().float().numpy()
@@ -205,6 +238,11 @@ class TopicModel(
         """The encoder named in the config, loaded on first use and then kept."""
         encoder = self.__dict__.get("_encoder")
         if encoder is None:
+            if self._settings["encoder"] is None:
+                raise ValueError(
+                    "this topic model's encoder was a local folder and was not published: "
+                    'load it with TopicModel.from_pretrained(..., encoder="<Hub id or folder>")'
+                )
             encoder = load_encoder(self._settings["encoder"])
             # Kept out of the module tree: it is neither saved with nor moved with the network.
             self.__dict__["_encoder"] = encoder
@@ -248,6 +286,8 @@ class TopicModel(
             )
 
     def _save_pretrained(self, save_directory: Path) -> None:
+        """The model files, the training side files when known, and the card (always written,
+        so that it describes what was saved)."""
         save_directory = Path(save_directory)
         write_json(save_directory / CONFIG_FILE, self.config)
         write_json(save_directory / VOCAB_FILE, self.vocab)
@@ -255,6 +295,33 @@ class TopicModel(
             save_directory / TOPICS_FILE, self.topics(min(TOPIC_WORDS_SAVED, len(self.vocab)))
         )
         save_file(self.network_state(), str(save_directory / WEIGHTS_FILE), {"format": "pt"})
+        if self.training_config is not None:
+            write_json(save_directory / TRAINING_CONFIG_FILE, self.training_config)
+        if self.eval_results is not None:
+            write_json(save_directory / EVAL_RESULTS_FILE, self.eval_results)
+        self.write_card(save_directory)
+
+    def card_text(self, *, onnx: bool = False, load_from: str | None = None) -> str:
+        """README.md for this model (``onnx``: the folder has the ONNX export)."""
+        results = self.eval_results or {}
+        return topic_card(
+            config=self.config,
+            topics=self.topics(min(TOPIC_WORDS_SAVED, len(self.vocab))),
+            training=self.training_config,
+            results=self.eval_results,
+            onnx_max_abs_diff=results.get("onnx_max_abs_diff") if onnx else None,
+            **({"load_from": load_from} if load_from else {}),
+        )
+
+    def write_card(self, folder: Path, *, load_from: str | None = None) -> None:
+        """Write README.md into a saved model folder."""
+        folder = Path(folder)
+        text = self.card_text(onnx=(folder / TOPIC_ONNX_FILE).is_file(), load_from=load_from)
+        (folder / CARD_FILE).write_text(text, encoding="utf-8")
+
+    def generate_model_card(self, *args: Any, **kwargs: Any) -> ModelCard:
+        """The mixin's card hook: the same card as ``save_pretrained`` writes."""
+        return ModelCard(self.card_text())
 
     @classmethod
     def _from_pretrained(
@@ -288,9 +355,18 @@ class TopicModel(
                 )
             )
 
+        def side_file(filename: str) -> Any:
+            """A training side file's content, or None: a model built in code has none."""
+            try:
+                return read_json(fetch(filename))
+            except (NotAModelFolderError, EntryNotFoundError):
+                return None
+
         fetch(CONFIG_FILE)  # the mixin read it if present; a missing one is an error here
         vocab = json.loads(fetch(VOCAB_FILE).read_text(encoding="utf-8"))
         model = cls(vocab=vocab, **model_kwargs)
         model.load_network_state(load_file(str(fetch(WEIGHTS_FILE))))
+        model.training_config = side_file(TRAINING_CONFIG_FILE)
+        model.eval_results = side_file(EVAL_RESULTS_FILE)
         model.eval()
         return model

@@ -20,10 +20,12 @@ import onnxruntime
 from safetensors import safe_open
 from tokenizers import Tokenizer
 
-from hub_utils.errors import NotAModelFolderError
+from hub_utils.errors import NotAModelFolderError, no_export_error
 from hub_utils.models.bag_of_words import word_counts
 from hub_utils.models.files import (
     BETA_KEY,
+    BETA_NORM_MEAN_KEY,
+    BETA_NORM_VAR_KEY,
     CONFIG_FILE,
     TOPIC_ONNX_FILE,
     TOPIC_ONNX_TOKENIZER_FILE,
@@ -34,7 +36,7 @@ from hub_utils.models.json_files import read_json
 from hub_utils.models.protocols import ServedTopicModel
 from hub_utils.models.texts import check_texts
 from hub_utils.models.token_inputs import token_arrays
-from hub_utils.models.topic_words import top_words, word_weights
+from hub_utils.models.topic_words import top_words, word_logits
 
 ONNX_BACKEND = "ONNX Runtime, float32"
 
@@ -52,12 +54,14 @@ class OnnxTopicModel:
         vocab: list[str],
         config: dict[str, Any],
         beta: np.ndarray,
+        word_logits: np.ndarray,
     ) -> None:
         self.session = session
         self.tokenizer = tokenizer  # truncates and pads as the encoder did in training
         self.vocab = vocab
         self.config = config
-        self.beta = beta  # topic-word matrix, n_topics x vocabulary
+        self.beta = beta  # topic-word matrix, n_topics x vocabulary: ranks the top words
+        self.word_logits = word_logits  # the same through the decoder's batch norm
         self._inputs = [node.name for node in session.get_inputs()]
         self._counter = Tokenizer.from_str(tokenizer.to_str())  # counts tokens, cuts nothing
         self._counter.no_truncation()
@@ -74,6 +78,9 @@ class OnnxTopicModel:
                 )
         with safe_open(folder / WEIGHTS_FILE, framework="numpy") as weights:
             beta = weights.get_tensor(BETA_KEY).astype(np.float32)
+            logits = word_logits(
+                beta, weights.get_tensor(BETA_NORM_MEAN_KEY), weights.get_tensor(BETA_NORM_VAR_KEY)
+            )
         session = onnxruntime.InferenceSession(
             str(folder / TOPIC_ONNX_FILE), providers=["CPUExecutionProvider"]
         )
@@ -83,6 +90,7 @@ class OnnxTopicModel:
             read_json(folder / VOCAB_FILE),
             read_json(folder / CONFIG_FILE),
             beta,
+            logits,
         )
 
     @property
@@ -102,9 +110,10 @@ class OnnxTopicModel:
         """The ``k`` most weighted words of each topic, most weighted first."""
         return top_words(self.beta, self.vocab, k)
 
-    def topic_word_weights(self) -> np.ndarray:
-        """Each topic's distribution over the vocabulary, shape ``(n_topics, vocab size)``."""
-        return word_weights(self.beta)
+    def topic_word_logits(self) -> np.ndarray:
+        """Each topic's word logits for a text of that topic alone, ``(n_topics, vocab size)``
+        (``hub_utils.models.topic_words.word_logits``)."""
+        return self.word_logits
 
     def predict(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
         """Topic distribution of each raw text, shape ``(len(texts), n_topics)``; empty or blank
@@ -130,6 +139,14 @@ def load_topic_model(folder: str | Path, prefer_onnx: bool = True) -> ServedTopi
     folder = Path(folder)
     if prefer_onnx and (folder / TOPIC_ONNX_FILE).is_file():
         return OnnxTopicModel.from_folder(folder)
-    from hub_utils.models.topic_model import TopicModel
+    try:
+        from hub_utils.models.topic_model import TopicModel
+    except ImportError as err:  # no torch (the serving set): say what to do instead
+        for name in (CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE):
+            if not (folder / name).is_file():
+                raise NotAModelFolderError(
+                    f"{folder} is not a saved topic model: {name} is missing"
+                ) from err
+        raise no_export_error(folder, TOPIC_ONNX_FILE, err.name, "topics") from err
 
     return TopicModel.from_pretrained(folder)

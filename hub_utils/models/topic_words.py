@@ -19,7 +19,18 @@ def top_words(beta: np.ndarray, vocab: Sequence[str], k: int) -> list[list[str]]
     return [[vocab[i] for i in row] for row in order.tolist()]
 
 
-def word_weights(beta: np.ndarray) -> np.ndarray:
-    """Each topic's distribution over the vocabulary: the softmax of its row of ``beta``."""
-    shifted = np.exp(beta - beta.max(axis=1, keepdims=True))
+def word_logits(beta: np.ndarray, running_mean: np.ndarray, running_var: np.ndarray) -> np.ndarray:
+    """Each topic's word logits as ProdLDA's decoder computes them for a text of that topic
+    alone: ``beta``'s row through the decoder's batch norm (its running statistics, no affine
+    part, epsilon 1e-5 as in ``torch.nn.BatchNorm1d``), before the softmax over the vocabulary.
+
+    The softmax of ``beta`` itself is nearly flat (every word about 1/vocabulary): the batch
+    norm, not ``beta``, sets how much a word stands out, so these are what to show or compare.
+    """
+    return (beta - running_mean) / np.sqrt(running_var + 1e-5)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax: logits to probability distributions."""
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)

@@ -35,6 +35,16 @@ words = client.predict(0, api_name="/topic_words")
 `/classify` batches concurrent requests into one forward pass. Bad input is never silent:
 `/classify` returns no label and a note saying why; the other endpoints raise
 `gradio_client.exceptions.AppError` with the reason.
+
+Or plain JSON, one POST each, in the Hugging Face Inference API's format:
+
+```python
+from huggingface_hub import InferenceClient
+
+client = InferenceClient(model="<this app's URL>/v1/text-classification")
+client.text_classification("WINNER! Claim your free prize now")  # [{{label, score}}, ...]
+# POST <URL>/v1/topics {{"inputs": ["stocks fall as oil prices climb"]}} gives the topics
+```
 """
 
 
@@ -105,9 +115,11 @@ def metrics_markdown(models: Models) -> str:
             "Topic model metrics (training corpus)", topics.metrics or topics.card.metrics
         )
         config = topics.model.config
+        # None: trained on a local encoder folder, whose path is never published.
+        encoder = f"`{config['encoder']}`" if config["encoder"] else "not recorded (a local folder)"
         lines.append(
             f"\n{config['n_topics']} topics over a {config['vocab_size']:,}-word vocabulary; "
-            f"encoder `{config['encoder']}`; served with {topics.model.backend}."
+            f"encoder {encoder}; served with {topics.model.backend}."
         )
     return "\n".join(lines)
 

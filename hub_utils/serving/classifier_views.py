@@ -3,30 +3,37 @@ influence by occlusion. Model calls run on the model thread (``run_model``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from hub_utils.errors import BadRequestError
 from hub_utils.models.protocols import Prediction, ServedClassifier
 from hub_utils.serving.loading import LoadedModel, load_problem, require
 from hub_utils.serving.runtime import run_model
 
 EMPTY_MESSAGE_NOTE = "Nothing to classify: the message is empty. Type or paste a message."
+Predict = Callable[[list[str]], list[Prediction]]
 
 
 def classify_texts(
-    loaded: LoadedModel[ServedClassifier], texts: list[str | None]
+    loaded: LoadedModel[ServedClassifier],
+    texts: list[str | None],
+    predict: Predict | None = None,
 ) -> tuple[list[dict[str, float] | None], list[str]]:
-    """``/classify`` (batched): each text's label probabilities and a note on its input.
+    """``/classify``: each text's label probabilities and a note on its input.
 
-    Never raises, since one bad text must not fail the others in its batch: an empty text,
-    or a missing model, gets no probabilities and a note saying why.
+    ``predict`` runs the model (the app passes its batcher, ``Models.classify``; by default
+    the model's own ``predict`` on the model thread). Never raises, since one bad text must not
+    fail the others: an empty text, or a missing model, gets no probabilities and a note
+    saying why.
     """
     if loaded.model is None:
         return [None] * len(texts), [load_problem(loaded, "classifier")] * len(texts)
     classifier = loaded.model
+    predict = predict or partial(run_model, classifier.predict)
     cleaned = ["" if text is None else str(text) for text in texts]
     filled = [i for i, text in enumerate(cleaned) if text.strip()]
-    predictions = dict(
-        zip(filled, run_model(classifier.predict, [cleaned[i] for i in filled]), strict=True)
-    )
+    predictions = dict(zip(filled, predict([cleaned[i] for i in filled]), strict=True))
     labels: list[dict[str, float] | None] = []
     notes = []
     for i, text in enumerate(cleaned):

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import pandas as pd
 import yaml
@@ -24,9 +24,9 @@ from hub_utils.errors import BadRequestError, HubError
 from hub_utils.hub import pull
 from hub_utils.hub.defaults import SPAM_MODEL_REPO, TOPIC_MODEL_REPO
 from hub_utils.models.classifier import load_classifier
-from hub_utils.models.protocols import ServedClassifier, ServedTopicModel
+from hub_utils.models.protocols import Prediction, ServedClassifier, ServedTopicModel
 from hub_utils.models.topic_onnx import load_topic_model
-from hub_utils.serving.runtime import run_model
+from hub_utils.serving.runtime import MicroBatcher, run_model
 from hub_utils.serving.training_curves import COLUMNS, read_scalars
 
 HOW_TO_FIX = {
@@ -190,10 +190,21 @@ def load_model(
 
 @dataclass
 class Models:
-    """The two served models (either may hold a load error instead)."""
+    """The two served models (either may hold a load error instead), and the classifier's
+    ``predict`` shared by every endpoint that classifies: concurrent requests, from the page,
+    ``gradio_client`` or the JSON route, run as one forward pass of up to ``MAX_BATCH``."""
+
+    MAX_BATCH: ClassVar[int] = 64
 
     classifier: LoadedModel[ServedClassifier]
     topics: LoadedModel[ServedTopicModel]
+    classify: MicroBatcher[str, Prediction] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.classify = MicroBatcher(self._predict, self.MAX_BATCH)
+
+    def _predict(self, texts: list[str]) -> list[Prediction]:
+        return require(self.classifier, "classifier").predict(texts)
 
 
 def load_models(project_dir: Path, environ: Mapping[str, str] = os.environ) -> Models:
