@@ -54,6 +54,7 @@ import httpx  # noqa: E402
 import torch  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
+from bench.machine import cpu_description, cpu_line  # noqa: E402
 from hub_utils.models.classifier import TextClassifier  # noqa: E402
 from hub_utils.serving.json_api import CLASSIFICATION_ROUTE  # noqa: E402
 from hub_utils.serving.loading import Models  # noqa: E402
@@ -77,7 +78,6 @@ TARGETS = {
     "json_p50_ms": 20,
     "json_throughput_ratio": 0.5,
 }
-CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "amx_tile")
 
 
 IMPORT_FLOOR = "import gradio, onnxruntime, tokenizers"
@@ -106,21 +106,6 @@ def model_throughput(folder: Path, messages: list[str]) -> float:
             classifier.predict(messages[start : start + MAX_BATCH_SIZE])
         best = max(best, len(messages) / (time.perf_counter() - started))
     return best
-
-
-def cpu_description() -> dict[str, object]:
-    """The CPU model and which of ``CPU_FLAGS`` it has: speeds differ by CPU more than by
-    runtime, so every figure is quoted with them."""
-    info = Path("/proc/cpuinfo").read_text()
-    model = next(
-        (line.split(":", 1)[1].strip() for line in info.splitlines() if "model name" in line),
-        "unknown",
-    )
-    flags = next(
-        (line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")),
-        [],
-    )
-    return {"model": model, "cores": os.cpu_count(), "flags": {f: f in flags for f in CPU_FLAGS}}
 
 
 def json_latencies(url: str, texts: list[str], n: int) -> list[float]:
@@ -306,7 +291,6 @@ def write_markdown(result: dict) -> str:
     load, single, checks = result["load"], result["single"], result["targets_met"]
     shared, json_load, cpu = result["load_shared_client"], result["load_json"], result["cpu"]
     mark = {True: "yes", False: "**no**"}
-    flags = ", ".join(f"{flag} {'yes' if has else 'no'}" for flag, has in cpu["flags"].items())
     lines = [
         "# App load benchmark",
         "",
@@ -314,7 +298,7 @@ def write_markdown(result: dict) -> str:
         f"{result['load_average_end']} at the end (the machine is shared). Models: "
         f"`{result['spam_model']}`, `{result['topic_model']}`.",
         "",
-        f"CPU: {cpu['model']}, {cpu['cores']} cores; {flags}.",
+        cpu_line(cpu),
         "",
         "| measure | value | target | met |",
         "|---|---|---|---|",
@@ -418,8 +402,9 @@ def main() -> None:
         "cpu": cpu_description(),
         "load_average_start": round(load_start, 2),
         "load_average_end": round(os.getloadavg()[0], 2),
-        "spam_model": str(args.spam_model),
-        "topic_model": str(args.topic_model),
+        # Relative to the project: results are committed, and a local path is nobody's business.
+        "spam_model": os.path.relpath(args.spam_model, ROOT),
+        "topic_model": os.path.relpath(args.topic_model, ROOT),
         "startup_seconds": round(startup, 2),
         "startup_seconds_pytorch": round(baseline, 2),
         "startups": starts,

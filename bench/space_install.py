@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import shutil
 import subprocess
@@ -26,26 +25,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.machine import cpu_description  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results"
 SETS = {"serving": "requirements-space.txt", "full": "requirements.txt"}
-# The instruction sets that decide which kernels numpy, onnxruntime and torch pick.
-CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8")
 TARGET_RATIO = 0.2  # the Space's environment: at most a fifth of the full one
-
-
-def cpu() -> dict[str, object]:
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
-    # "key<tabs>: value" lines; every processor repeats them, the last one wins.
-    fields = {
-        key.strip(): value.strip()
-        for key, value in (line.split(":", 1) for line in info.splitlines() if ":" in line)
-    }
-    flags = set(fields.get("flags", "").split())
-    return {
-        "model": fields.get("model name", platform.processor()).strip(),
-        "cores": os.cpu_count(),
-        "flags": {flag: flag in flags for flag in CPU_FLAGS},
-    }
 
 
 def disk_bytes(path: Path) -> tuple[int, int]:
@@ -142,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "pip": pip,
         "cache": "none (--no-cache-dir)",
-        "cpu": cpu(),
+        "cpu": cpu_description(),
     }
     sets: dict[str, dict] = {}
     workdir = Path(tempfile.mkdtemp(prefix="space-install-", dir=args.workdir))

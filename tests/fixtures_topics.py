@@ -31,8 +31,6 @@ FIXTURE_ARGS = [
     "16",
     "--lr",
     "0.005",
-    "--patience",
-    "30",
     "--run-name",
     "fixture-run",
 ]

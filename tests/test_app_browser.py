@@ -97,6 +97,16 @@ def test_topics_tab_draws_a_chart(page, screenshots: Path):
     expect(page.get_by_text(re.compile(r"Dominant topic: \d+"))).to_be_visible()
     # Vega draws each chart as an SVG with marks: the distribution's and the explorer's.
     expect(page.locator("svg.marks")).to_have_count(2)
+    # The intertopic distance map: a circle per topic, hover text naming its words, the chosen
+    # topic filled in the accent colour; choosing another moves the colour.
+    topic_map = page.locator("svg.topic-map")
+    expect(topic_map.locator("g.topic")).to_have_count(5)
+    expect(topic_map.locator('g[data-topic="0"] circle')).to_have_attribute("fill", "#f58518")
+    expect(topic_map.locator('g[data-topic="2"] title')).to_contain_text("topic 2: ")
+    page.get_by_label("Topic", exact=True).click()
+    page.get_by_role("option").nth(2).click()
+    expect(topic_map.locator('g[data-topic="2"] circle')).to_have_attribute("fill", "#f58518")
+    expect(topic_map.locator('g[data-topic="0"] circle')).to_have_attribute("fill", "#4c78a8")
     save_screenshot(page, screenshots / "topics.png")
 
 

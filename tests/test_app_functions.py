@@ -36,7 +36,13 @@ from hub_utils.serving.loading import (
     model_source,
 )
 from hub_utils.serving.runtime import MicroBatcher, run_model
-from hub_utils.serving.topic_views import find_topics, topic_word_chart
+from hub_utils.serving.topic_views import (
+    find_topics,
+    saved_topic_map,
+    topic_map_svg,
+    topic_map_table,
+    topic_word_chart,
+)
 from hub_utils.serving.training_curves import metric_curves, metrics
 from tests.fixtures_classify import HAM_EXAMPLE, SPAM_EXAMPLE
 from tests.fixtures_hub import REPO_ROOT
@@ -316,6 +322,25 @@ def test_topic_explorer_tables(app_models):
         topic_word_chart(app_models.topics, model.n_topics)
     with pytest.raises(BadRequestError, match="pick a whole number"):
         topic_word_chart(app_models.topics, 1.5)
+
+
+def test_topic_map_draws_a_circle_per_topic_sized_by_prevalence(app_models):
+    model = app_models.topics.model
+    table = topic_map_table(model, saved_topic_map(app_models.topics))
+    assert list(table["topic"]) == list(range(model.n_topics))
+    assert table["prevalence"].sum() == pytest.approx(1, abs=1e-3)
+    svg = topic_map_svg(table, selected=1)
+    radii = {
+        int(topic): float(radius)
+        for topic, radius in re.findall(r'data-topic="(\d+)">.*?r="([\d.]+)"', svg)
+    }
+    assert sorted(radii) == list(range(model.n_topics))
+    # Area follows prevalence: the most prevalent topic has the largest circle.
+    assert max(radii, key=radii.get) == int(table["prevalence"].idxmax())
+    assert svg.count('fill="#f58518"') == 1 and 'data-topic="1"><title>topic 1: ' in svg
+    # A folder saved before topic_map.json: positions computed here, circles all alike.
+    unsized = topic_map_table(model, None)
+    assert unsized["prevalence"].isna().all() and "prevalence not saved" in topic_map_svg(unsized)
 
 
 # --- Training curves, loading, About ----------------------------------------------------------

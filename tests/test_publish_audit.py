@@ -68,7 +68,7 @@ def private_runs(tmp_path_factory: pytest.TempPathFactory, tiny_bert: Path) -> d
     encoder = shutil.copytree(packaged, root / "encoders" / "my-minilm")
     topics = [
         "topics", "--dataset", str(data / "corpus.txt"), "--encoder", str(encoder),
-        "--output-dir", str(out / "topics"), *FIXTURE_ARGS, "--epochs", "3", "--min-epochs", "1",
+        "--output-dir", str(out / "topics"), *FIXTURE_ARGS, "--epochs", "3",
     ]  # fmt: skip
     assert main(topics) == 0
     return {"classifier": out / "reviews", "topics": out / "topics", "encoder": encoder}

@@ -62,8 +62,6 @@ def test_saved_folder_reloads_to_the_trained_model(
                 "5",
                 "--epochs",
                 "3",
-                "--min-epochs",
-                "1",
                 "--batch-size",
                 "16",
                 "--lr",

@@ -6,11 +6,14 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 from safetensors import safe_open
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from hub_utils.models.topic_map import jensen_shannon_distances
 from hub_utils.models.topic_model import TopicModel
+from hub_utils.models.topic_words import softmax
 from tests.fixtures_topics import THEMES, TopicCorpus
 
 PICKLE_SUFFIXES = {".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt", ".joblib", ".npy"}
@@ -88,7 +91,7 @@ def test_training_config_counts_documents_and_epochs(
     assert training["documents_dropped"] == 2  # the blank and the stop-words-only lines
     assert training["documents_used"] == len(topic_corpus.texts) - 2
     assert training["epochs_run"] == len(training["history"]) == 30
-    assert 1 <= training["best_epoch"] <= training["epochs_run"]
+    assert "best_epoch" not in training  # every epoch is trained and the last kept
 
 
 def test_tensorboard_holds_per_epoch_losses_final_metrics_and_topics(
@@ -97,9 +100,23 @@ def test_tensorboard_holds_per_epoch_losses_final_metrics_and_topics(
     events = EventAccumulator(str(trained_topic_model / "runs" / "fixture-run"))
     events.Reload()
     scalars = events.Tags()["scalars"]
-    for tag in ("train/loss", "validation/loss"):
+    for tag in (
+        "train/loss",
+        "validation/loss",
+        "train/npmi",
+        "validation/npmi",
+        "topic_diversity",
+    ):
         steps = [event.step for event in events.Scalars(tag)]
         assert steps == list(range(1, 31)), tag
+    # The last epoch is the model: its logged NPMI over the training documents is the NPMI the
+    # evaluation reports (gensim, over all documents: the validation ones move it a little).
+    results = json.loads((trained_topic_model / "eval_results.json").read_text())
+    last = events.Scalars("train/npmi")[-1].value
+    assert abs(last - results["npmi"]) < 0.1
+    assert events.Scalars("topic_diversity")[-1].value == pytest.approx(
+        results["topic_diversity"], abs=1e-6
+    )
     assert {
         "eval/npmi",
         "eval/topic_diversity",
@@ -141,3 +158,20 @@ def test_reloaded_model_predicts_deterministic_distributions(trained_topic_model
     assert first.shape == (2, 5)
     np.testing.assert_allclose(first.sum(axis=1), 1.0, atol=1e-5)
     assert first[0].argmax() != first[1].argmax()  # different themes, different topics
+
+
+def test_the_topic_map_is_saved_with_prevalences(trained_topic_model: Path) -> None:
+    """What the app's intertopic distance map needs, so it needs no training corpus: a 2-D
+    position per topic, placed by the distances between the topics' word distributions, and
+    each topic's share of the training documents."""
+    saved = json.loads((trained_topic_model / "topic_map.json").read_text())
+    assert len(saved["x"]) == len(saved["y"]) == len(saved["prevalence"]) == 5
+    assert sum(saved["prevalence"]) == pytest.approx(1, abs=1e-3)
+    model = TopicModel.from_pretrained(trained_topic_model)
+    distances = jensen_shannon_distances(softmax(model.topic_word_logits()))
+    placed = np.hypot(
+        np.subtract.outer(saved["x"], saved["x"]), np.subtract.outer(saved["y"], saved["y"])
+    )
+    # Two dimensions keep the distances' order: the closest pair on the map is the closest pair.
+    upper = np.triu_indices(5, k=1)
+    assert np.argmin(placed[upper]) == np.argmin(distances[upper])

@@ -11,10 +11,10 @@ from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import sparse
 from contextualized_topic_models.evaluation.rbo import rbo
 from gensim.corpora.dictionary import Dictionary
 from gensim.models.coherencemodel import CoherenceModel
+from scipy import sparse
 from sklearn.metrics import normalized_mutual_info_score
 
 

@@ -166,7 +166,7 @@ def _data_section(training: dict[str, Any]) -> str:
 Trained on `{public_source(training["dataset"])}`:
 {training["documents_used"]} documents ({training["documents_dropped"]} dropped as empty after
 removing stop words, numbers and punctuation), of which {training["validation_documents"]}
-were held out for early stopping.
+were held out to score the validation loss and NPMI each epoch.
 """
 
 
@@ -183,8 +183,6 @@ def _evaluation_and_training(training: dict[str, Any], results: dict[str, Any]) 
         "batch_size",
         "lr",
         "validation_size",
-        "min_epochs",
-        "patience",
         "hidden_sizes",
         "dropout",
         "seed",
@@ -211,8 +209,9 @@ probable topic with its known label.
 |---|---|
 {settings_table}
 
-Ran {training["epochs_run"]} epochs in {training["train_seconds"]:.0f} s and kept epoch
-{training["best_epoch"]} (lowest validation loss). TensorBoard logs are in `runs/`.
+Ran {training["epochs_run"]} epochs in {training["train_seconds"]:.0f} s and kept the last one
+(validation loss misleads on short texts; the topics' NPMI and diversity, logged every epoch,
+kept rising). TensorBoard logs are in `runs/`.
 """
 
 
