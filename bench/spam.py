@@ -1,15 +1,25 @@
-"""Benchmark ``train classify`` on the SMS spam file against three baselines in the same run.
+"""Benchmark ``train classify`` on the SMS spam file: quality over seeds, served speed of the
+default model and its faster variants, and baselines.
 
-1. ``python -m train classify`` with its defaults (a subprocess, so its peak RSS is its own);
-   then inference speed on the test split through the app's ``TextClassifier`` (int8 ONNX at
-   batch 1 and 32, PyTorch at batch 32) and the notebook's way (padding to 64, batch 32).
-2. TF-IDF + linear SVM (scikit-learn) on the same split.
-3. The same model and settings with the transformers ``Trainer`` (training samples/s).
-4. A plain PyTorch loop padding every message to 64 tokens, like the original notebook
-   (training samples/s).
+1. Quality over seeds (``--seeds N``, default 5: seeds 42, 1, 2, 3, 4). Each seed is its own
+   stratified 70/15/15 split *and* its own initialisation and batch order. For every seed:
+   the default model (6 layers, the teacher), ``--num-layers 3`` and ``--num-layers 2`` trained
+   on labels alone, the 2- and 3-layer students distilled from that seed's teacher
+   (``--distill-from``), and TF-IDF + linear SVM on the same split. Test accuracy and spam
+   precision, recall and F1 as mean ± standard deviation (n-1) and min over the seeds; the
+   differences to the teacher are paired (same split) and quoted with their spread.
+2. Speed, in one run on one machine: the served int8 ONNX model of each (first seed's) on its
+   test split sorted by length, batch 32; the models take turns and each reports its median,
+   with the ratio to the teacher. The CPU model and flags are recorded beside it.
+3. Baselines (``--no-baselines`` skips them): the teacher's inference the notebook's way and in
+   PyTorch; the transformers ``Trainer`` and a plain loop padding to 64 tokens (training
+   samples/s), run before and after the first teacher (this machine's speed drifts by tens of
+   percent within minutes, so their mean is compared).
 
-This machine's speed drifts by tens of percent within minutes, so 3 and 4 run both before and
-after 1 (their mean is compared) and the inference ways take turns (medians).
+Each training run is a ``python -m train classify`` subprocess writing into ``--work-dir``; a
+run whose folder is complete is reused, so an interrupted benchmark continues where it stopped.
+``--variant NAME='FLAGS'`` adds a model (``{teacher}`` stands for the seed's teacher folder),
+e.g. ``--variant spaced2='--distill-from {teacher} --num-layers 2 --student-layers spaced'``.
 
 Writes bench/results/spam.json and bench/results/spam.md. Usage: ``python bench/spam.py``.
 """
@@ -19,7 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
+import shlex
 import statistics
 import subprocess
 import sys
@@ -45,6 +55,7 @@ from transformers import (  # noqa: E402
     TrainingArguments,
 )
 
+from bench.machine import cpu_description, cpu_line  # noqa: E402
 from hub_utils.models.classifier import TextClassifier  # noqa: E402
 from hub_utils.models.encoder import resolve_encoder  # noqa: E402
 from hub_utils.models.files import CLASSIFIER_ONNX_RESULTS as ONNX_RESULTS  # noqa: E402
@@ -64,37 +75,95 @@ def scores(predictions: list[int], references: list[int]) -> dict[str, float]:
     }
 
 
-def train_ours(output_dir: Path) -> dict:
+SEEDS = (42, 1, 2, 3, 4)
+# name: (what the tables call it, the flags on top of the defaults); {teacher} is the same
+# seed's teacher folder.
+MODELS: dict[str, tuple[str, str]] = {
+    "teacher": ("default model, 6 layers (the teacher)", ""),
+    "layers3": ("--num-layers 3, labels only", "--num-layers 3"),
+    "layers2": ("--num-layers 2, labels only", "--num-layers 2"),
+    "student3": ("distilled student, 3 layers", "--distill-from {teacher} --num-layers 3"),
+    "student2": ("distilled student, 2 layers", "--distill-from {teacher} --num-layers 2"),
+}
+METRICS = ("accuracy", "spam_precision", "spam_recall", "spam_f1")
+
+
+def train_run(output_dir: Path, seed: int, flags: list[str], data: Path = DATA) -> dict:
+    """One ``train classify`` run with the defaults plus ``flags``; a complete folder from an
+    earlier benchmark run is reused (its own timings are kept in bench_run.json)."""
+    record = output_dir / "bench_run.json"
+    if record.is_file():
+        return json.loads(record.read_text())
+    command = [
+        sys.executable,
+        "-m",
+        "train",
+        "classify",
+        "--dataset",
+        str(data),
+        "--label-names",
+        "ham,spam",
+        "--task",
+        "spam",
+        "--seed",
+        str(seed),
+        "--output-dir",
+        str(output_dir),
+        "--run-name",
+        "bench",
+        *flags,
+    ]
+    print("$", shlex.join(command[1:]), flush=True)
     started = time.perf_counter()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "train",
-            "classify",
-            "--dataset",
-            str(DATA),
-            "--label-names",
-            "ham,spam",
-            "--output-dir",
-            str(output_dir),
-            "--run-name",
-            "bench",
-        ],
-        cwd=ROOT,
-        check=True,
-    )
+    process = subprocess.Popen(command, cwd=ROOT)
+    # This child's own peak RSS (RUSAGE_CHILDREN would be the largest of all runs so far).
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise SystemExit(f"training failed ({process.returncode}): {shlex.join(command)}")
     wall = time.perf_counter() - started
     config = json.loads((output_dir / "training_config.json").read_text())
-    test = json.loads((output_dir / "eval_results.json").read_text())["test"]
-    return {
+    results = json.loads((output_dir / "eval_results.json").read_text())
+    run = {
+        "seed": seed,
+        "flags": flags,
         "wall_seconds": round(wall, 1),
         "train_seconds": config["train_seconds"],
         "train_samples_per_second": config["train_samples_per_second"],
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
-        **spam_scores(test),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),
         "epochs": config["args"]["epochs"],
+        "test": spam_scores(results["test"]),
+        "served_test": spam_scores(results[ONNX_RESULTS]),
+        "cpu": cpu_description()["model"],
     }
+    if "distillation" in results:
+        run["teacher_test"] = spam_scores(results["distillation"]["teacher_test"])
+        run["teacher_labelling_seconds"] = results["distillation"]["teacher_labelling_seconds"]
+    record.write_text(json.dumps(run, indent=2) + "\n")
+    return run
+
+
+def spread(values: list[float]) -> dict[str, float | int | None]:
+    """Mean, standard deviation (n-1; None for one value), min and count."""
+    return {
+        "mean": statistics.mean(values),
+        "sd": statistics.stdev(values) if len(values) > 1 else None,
+        "min": min(values),
+        "n": len(values),
+    }
+
+
+def served_speeds(folders: dict[str, Path], texts: list[str], rounds: int = 5) -> dict[str, float]:
+    """Messages/s of each model as the app serves it (int8 ONNX, length-sorted batches of 32)
+    on ``texts``; the models take turns, ``rounds`` times after a warm-up, medians."""
+    served = {name: TextClassifier.from_folder(folder) for name, folder in folders.items()}
+    timings: dict[str, list[float]] = {name: [] for name in served}
+    for _ in range(rounds + 1):
+        for name, classifier in served.items():
+            started = time.perf_counter()
+            classifier.predict(texts, batch_size=32)
+            timings[name].append(len(texts) / (time.perf_counter() - started))
+    return {name: round(statistics.median(values[1:]), 1) for name, values in timings.items()}
 
 
 def spam_scores(test: dict[str, float]) -> dict[str, float]:
@@ -226,113 +295,258 @@ def fixed_padding_baseline(splits, settings: dict, steps: int = 40) -> dict[str,
     }
 
 
+def _pm(stats: dict) -> str:
+    sd = "" if stats["sd"] is None else f" ± {stats['sd']:.4f}"
+    return f"{stats['mean']:.4f}{sd} (min {stats['min']:.4f})"
+
+
 def write_markdown(result: dict) -> str:
-    ours, svm, served = result["ours"], result["tfidf_svm"], result["served_onnx_int8"]
-    speed = result["inference_messages_per_second"]
+    seeds = result["seeds"]
     lines = [
         "# SMS spam benchmark",
         "",
-        f"{result['machine']}; split {result['split_sizes']} (stratified 70/15/15, seed 42); "
-        f"load average at start {result['load_average']}.",
+        f"Seeds {', '.join(map(str, seeds))}: each seed is its own stratified 70/15/15 split "
+        f"(sizes {result['split_sizes']}) and its own initialisation and batch order. Test "
+        "scores of the PyTorch weights as mean ± standard deviation (n-1) over the seeds, "
+        "with the min; one spam message moves spam F1 by about 0.005.",
         "",
-        "| model | test accuracy | spam precision | spam recall | spam F1 |",
-        "|---|---|---|---|---|",
-        f"| this project ({ours['epochs']} epochs, defaults) | {ours['accuracy']:.4f} | "
-        f"{ours['spam_precision']:.4f} | {ours['spam_recall']:.4f} | {ours['spam_f1']:.4f} |",
-        f"| the same model, int8 ONNX export (what the app serves) | {served['accuracy']:.4f} | "
-        f"{served['spam_precision']:.4f} | {served['spam_recall']:.4f} | "
-        f"{served['spam_f1']:.4f} |",
-        f"| TF-IDF + linear SVM | {svm['accuracy']:.4f} | {svm['spam_precision']:.4f} | "
-        f"{svm['spam_recall']:.4f} | {svm['spam_f1']:.4f} |",
-        "",
-        "| speed | value |",
-        "|---|---|",
-        f"| training wall time (whole command) | {ours['wall_seconds']:.0f} s |",
-        f"| training samples/s (this project) | {ours['train_samples_per_second']:.1f} |",
-        f"| training samples/s (transformers Trainer; before / after) | "
-        f"{result['trainer']['train_samples_per_second']:.1f} ({result['trainer']['before']:.1f} "
-        f"/ {result['trainer']['after']:.1f}; ratio {result['ratios']['vs_trainer']:.2f}x) |",
-        f"| training samples/s (fixed padding to 64, plain loop; before / after) | "
-        f"{result['fixed_padding']['train_samples_per_second']:.1f} "
-        f"({result['fixed_padding']['before']:.1f} / {result['fixed_padding']['after']:.1f}; "
-        f"ratio {result['ratios']['vs_fixed_padding']:.2f}x) |",
-        f"| inference messages/s, int8 ONNX (served), batch 1 | {speed['onnx_int8_batch_1']:.0f} |",
-        f"| inference messages/s, int8 ONNX (served), batch 32 | "
-        f"{speed['onnx_int8_batch_32']:.0f} "
-        f"(ratio to the plain baseline {result['ratios']['inference_served_vs_plain']:.2f}x) |",
-        f"| inference messages/s, PyTorch float32, batch 32 sorted by length | "
-        f"{speed['pytorch_batch_32']:.0f} |",
-        f"| inference messages/s, PyTorch, padding to 64, batch 32 (plain baseline) | "
-        f"{speed['plain_fixed_padding_batch_32']:.0f} |",
-        f"| peak RSS of the training command | {ours['peak_rss_mb']} MB |",
+        "| model | seeds | test accuracy | spam precision | spam recall | spam F1 |",
+        "|---|---|---|---|---|---|",
     ]
+    for model in result["models"].values():
+        q = model["quality"]
+        lines.append(
+            f"| {model['label']} | {q['accuracy']['n']} | "
+            + " | ".join(_pm(q[metric]) for metric in METRICS)
+            + " |"
+        )
+    lines += [
+        "",
+        "The same, served (int8 ONNX export), mean ± sd:",
+        "",
+        "| model | test accuracy | spam F1 |",
+        "|---|---|---|",
+    ]
+    for model in result["models"].values():
+        if "served_quality" in model:
+            q = model["served_quality"]
+            lines.append(f"| {model['label']} | {_pm(q['accuracy'])} | {_pm(q['spam_f1'])} |")
+    lines += [
+        "",
+        "Paired differences to the teacher (same seed, same split), mean ± sd over the seeds:",
+        "",
+        "| model | test accuracy | spam F1 |",
+        "|---|---|---|",
+    ]
+    for model in result["models"].values():
+        if "vs_teacher" in model:
+            d = model["vs_teacher"]
+            lines.append(f"| {model['label']} | {_pm(d['accuracy'])} | {_pm(d['spam_f1'])} |")
+    lines += [
+        "",
+        f"Speed, one run on one machine ({result['machine']}; load average at start "
+        f"{result['load_average']}). {cpu_line(result['cpu'])}",
+        "",
+        "| model (seed 42) | served int8 ONNX, batch 32 sorted by length (messages/s) "
+        "| ratio to the teacher | training wall time, whole command (mean, s) |",
+        "|---|---|---|---|",
+    ]
+    for name, model in result["models"].items():
+        if name in result["served_messages_per_second"]:
+            speed = result["served_messages_per_second"][name]
+            lines.append(
+                f"| {model['label']} | {speed:.0f} | "
+                f"{speed / result['served_messages_per_second']['teacher']:.2f}x | "
+                f"{model['wall_seconds']['mean']:.0f} |"
+            )
+    if "baselines" in result:
+        b = result["baselines"]
+        speed = b["teacher_inference_messages_per_second"]
+        teacher = result["models"]["teacher"]
+        lines += [
+            "",
+            f"Baselines (teacher, seed {seeds[0]}). {cpu_line(result['cpu'])}",
+            "",
+            "| speed | value |",
+            "|---|---|",
+            f"| training samples/s (this project, first teacher) | "
+            f"{teacher['first_run']['train_samples_per_second']:.1f} |",
+            f"| training samples/s (transformers Trainer; before / after) | "
+            f"{b['trainer']['train_samples_per_second']:.1f} ({b['trainer']['before']:.1f} / "
+            f"{b['trainer']['after']:.1f}; ratio {b['ratios']['vs_trainer']:.2f}x) |",
+            f"| training samples/s (fixed padding to 64, plain loop; before / after) | "
+            f"{b['fixed_padding']['train_samples_per_second']:.1f} "
+            f"({b['fixed_padding']['before']:.1f} / {b['fixed_padding']['after']:.1f}; "
+            f"ratio {b['ratios']['vs_fixed_padding']:.2f}x) |",
+            f"| inference messages/s, int8 ONNX (served), batch 1 | "
+            f"{speed['onnx_int8_batch_1']:.0f} |",
+            f"| inference messages/s, int8 ONNX (served), batch 32 | "
+            f"{speed['onnx_int8_batch_32']:.0f} (ratio to the plain baseline "
+            f"{b['ratios']['inference_served_vs_plain']:.2f}x) |",
+            f"| inference messages/s, PyTorch float32, batch 32 sorted by length | "
+            f"{speed['pytorch_batch_32']:.0f} |",
+            f"| inference messages/s, PyTorch, padding to 64, batch 32 (plain baseline) | "
+            f"{speed['plain_fixed_padding_batch_32']:.0f} |",
+            f"| peak RSS of the training command | {teacher['first_run']['peak_rss_mb']} MB |",
+        ]
     return "\n".join(lines) + "\n"
+
+
+def baselines_run(splits, work: Path, settings: dict) -> dict[str, dict]:
+    return {
+        "trainer": trainer_baseline(splits, work / "baselines", settings),
+        "fixed_padding": fixed_padding_baseline(splits, settings),
+    }
+
+
+def _parse_variant(text: str) -> tuple[str, tuple[str, str]]:
+    name, _, flags = text.partition("=")
+    if not name or not flags:
+        raise argparse.ArgumentTypeError("expected NAME='FLAGS'")
+    return name, (f"{name}: {flags.replace('{teacher}', 'TEACHER')}", flags)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    load_average = os.getloadavg()[0]
-    splits, _ = load_classification_data(
-        str(DATA),
-        text_column="text",
-        label_column="label",
-        label_names=["ham", "spam"],
-        validation_size=0.15,
-        test_size=0.15,
-        seed=42,
+    parser.add_argument("--seeds", type=int, default=5, help="how many of 42, 1, 2, 3, 4")
+    parser.add_argument(
+        "--no-baselines",
+        dest="baselines",
+        action="store_false",
+        help="skip the Trainer, fixed-padding and notebook-inference baselines",
     )
-    # The baselines get the training command's default settings, and run before and after
-    # it: their mean matches the machine's speed over the whole run.
-    settings = vars(build_parser().parse_args(["classify", "--dataset", str(DATA)]))
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        before = {
-            "trainer": trainer_baseline(splits, work, settings),
-            "fixed_padding": fixed_padding_baseline(splits, settings),
-        }
-        ours = train_ours(work / "spam")
-        after = {
-            "trainer": trainer_baseline(splits, work, settings),
-            "fixed_padding": fixed_padding_baseline(splits, settings),
-        }
-        inference = inference_speed(work / "spam", splits["test"].texts)
-        served = json.loads((work / "spam" / "eval_results.json").read_text())[ONNX_RESULTS]
-    baselines = {
-        name: {
-            "before": before[name]["train_samples_per_second"],
-            "after": after[name]["train_samples_per_second"],
-            "train_samples_per_second": round(
-                (before[name]["train_samples_per_second"] + after[name]["train_samples_per_second"])
-                / 2,
-                2,
-            ),
-        }
-        for name in before
-    }
+    parser.add_argument(
+        "--only", help="comma-separated models of " + ", ".join(MODELS) + " (default: all)"
+    )
+    parser.add_argument("--variant", type=_parse_variant, action="append", default=[])
+    parser.add_argument(
+        "--train-args",
+        default="",
+        help="flags added to every training run, e.g. '--lr 2e-4' to measure a lever",
+    )
+    parser.add_argument("--dataset", type=Path, default=DATA, help="the SMS spam file")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    parser.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "bench-spam")
+    args = parser.parse_args()
+    if not 1 <= args.seeds <= len(SEEDS):
+        parser.error(f"--seeds must be between 1 and {len(SEEDS)}")
+    models = dict(MODELS) if args.only is None else {n: MODELS[n] for n in args.only.split(",")}
+    models.update(dict(args.variant))
+    if any("{teacher}" in flags for _, flags in models.values()):
+        models = {"teacher": MODELS["teacher"], **models}  # students need it
+    seeds = SEEDS[: args.seeds]
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    load_average = os.getloadavg()[0]
+    settings = vars(build_parser().parse_args(["classify", "--dataset", str(args.dataset)]))
+    runs: dict[str, list[dict]] = {name: [] for name in models}
+    svm: list[dict[str, float]] = []
+    before: dict[str, dict] = {}
+    after: dict[str, dict] = {}
+    first_splits = None
+    for seed in seeds:
+        splits, _ = load_classification_data(
+            str(args.dataset),
+            text_column="text",
+            label_column="label",
+            label_names=["ham", "spam"],
+            validation_size=0.15,
+            test_size=0.15,
+            seed=seed,
+        )
+        first_splits = first_splits or splits
+        svm.append(tfidf_svm(splits))
+        # The baselines get the training command's default settings and run before and after
+        # the first teacher: their mean matches the machine's speed over that run.
+        if args.baselines and seed == seeds[0]:
+            baseline_splits = splits
+            before = baselines_run(splits, args.work_dir, settings)
+        teacher = args.work_dir / f"teacher-seed{seed}"
+        for name, (_, flags) in models.items():
+            folder = args.work_dir / f"{name}-seed{seed}"
+            command = shlex.split(flags.format(teacher=teacher)) + shlex.split(args.train_args)
+            runs[name].append(train_run(folder, seed, command, args.dataset))
+            if name == "teacher" and before and not after:
+                after = baselines_run(baseline_splits, args.work_dir, settings)
+    assert first_splits is not None
+    test_texts = first_splits["test"].texts
+    folders = {name: args.work_dir / f"{name}-seed{seeds[0]}" for name in models}
     result: dict[str, Any] = {
         "machine": f"{os.cpu_count()} CPU cores, torch {torch.__version__}",
+        "cpu": cpu_description(),
         "load_average": round(load_average, 2),
-        "split_sizes": {name: len(s.texts) for name, s in splits.items()},
-        "ours": ours,
-        "served_onnx_int8": spam_scores(served),
-        "inference_messages_per_second": inference,
-        "tfidf_svm": tfidf_svm(splits),
-        **baselines,
+        "seeds": list(seeds),
+        "split_sizes": {name: len(s.texts) for name, s in first_splits.items()},
+        "served_messages_per_second": served_speeds(folders, test_texts),
+        "models": {},
     }
-    speed = ours["train_samples_per_second"]
-    result["ratios"] = {
-        "vs_trainer": round(speed / result["trainer"]["train_samples_per_second"], 2),
-        "vs_fixed_padding": round(speed / result["fixed_padding"]["train_samples_per_second"], 2),
-        "inference_served_vs_plain": round(
-            inference["onnx_int8_batch_32"] / inference["plain_fixed_padding_batch_32"], 2
-        ),
+    teacher_runs = runs.get("teacher")
+    for name, (label, flags) in models.items():
+        model: dict[str, Any] = {
+            "label": label,
+            "flags": flags,
+            "quality": {m: spread([r["test"][m] for r in runs[name]]) for m in METRICS},
+            "served_quality": {
+                m: spread([r["served_test"][m] for r in runs[name]]) for m in METRICS
+            },
+            "wall_seconds": spread([r["wall_seconds"] for r in runs[name]]),
+            "train_seconds": spread([r["train_seconds"] for r in runs[name]]),
+            "first_run": runs[name][0],
+            "runs": runs[name],
+        }
+        if teacher_runs and name != "teacher":
+            model["vs_teacher"] = {
+                m: spread(
+                    [
+                        r["test"][m] - t["test"][m]
+                        for r, t in zip(runs[name], teacher_runs, strict=True)
+                    ]
+                )
+                for m in METRICS
+            }
+        result["models"][name] = model
+    result["models"]["tfidf_svm"] = {
+        "label": "TF-IDF + linear SVM",
+        "quality": {m: spread([r[m] for r in svm]) for m in METRICS},
+        "runs": svm,
     }
-    (RESULTS / "spam.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "spam.md").write_text(write_markdown(result))
+    if teacher_runs:
+        result["models"]["tfidf_svm"]["vs_teacher"] = {
+            m: spread([r[m] - t["test"][m] for r, t in zip(svm, teacher_runs, strict=True)])
+            for m in METRICS
+        }
+    if args.baselines:
+        inference = inference_speed(folders["teacher"], test_texts)
+        baselines: dict[str, Any] = {
+            name: {
+                "before": before[name]["train_samples_per_second"],
+                "after": after[name]["train_samples_per_second"],
+                "train_samples_per_second": round(
+                    (
+                        before[name]["train_samples_per_second"]
+                        + after[name]["train_samples_per_second"]
+                    )
+                    / 2,
+                    2,
+                ),
+            }
+            for name in before
+        }
+        speed = runs["teacher"][0]["train_samples_per_second"]
+        baselines["teacher_inference_messages_per_second"] = inference
+        baselines["ratios"] = {
+            "vs_trainer": round(speed / baselines["trainer"]["train_samples_per_second"], 2),
+            "vs_fixed_padding": round(
+                speed / baselines["fixed_padding"]["train_samples_per_second"], 2
+            ),
+            "inference_served_vs_plain": round(
+                inference["onnx_int8_batch_32"] / inference["plain_fixed_padding_batch_32"], 2
+            ),
+        }
+        result["baselines"] = baselines
+    (args.results_dir / "spam.json").write_text(json.dumps(result, indent=2) + "\n")
+    (args.results_dir / "spam.md").write_text(write_markdown(result))
     print(write_markdown(result))
 
 

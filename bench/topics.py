@@ -56,7 +56,7 @@ VARIANTS = {
     "vocab 1500": ["--vocab-size", "1500"],
     "vocab 3000": ["--vocab-size", "3000"],
     "CombinedTM": ["--model", "combined"],
-    "150 epochs": ["--epochs", "150"],
+    "100 epochs": ["--epochs", "100"],
 }
 TARGETS = {"npmi": (0.18, 0.15), "topic_diversity": (0.83, 0.80)}  # (mean at least, none below)
 TUNING_LOG = "## Tuning log"
@@ -232,6 +232,14 @@ def write_markdown(report: dict, path: Path) -> None:
             f"{run['topic_diversity']:.3f}, inverted RBO {run['inverted_rbo']:.3f}; training "
             f"{run['train_seconds']:.0f} s, encoding {wiki['encoding_seconds']:.0f} s.",
         ]
+        if "run_100_epochs" in wiki:
+            old = wiki["run_100_epochs"]
+            lines[-1] += (
+                f" With 100 epochs: NPMI {old['npmi']:.3f}, topic diversity "
+                f"{old['topic_diversity']:.3f}."
+            )
+    if "relabelled" in report:
+        lines += ["", f"Note: {report['relabelled']}."]
     lines += [
         "",
         "Training s: the training loop (CTM, one thread, two runs at a time) or the LDA fit. "

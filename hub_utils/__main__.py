@@ -1,5 +1,5 @@
-"""``python -m hub_utils {check,push,pull,deploy-space}``: user errors print one clear line (a
-refused check: one line per reason) and exit 2."""
+"""``python -m hub_utils {check,push,pull,deploy-space,classify-file,topics-file,merge-scores}``:
+user errors print one clear line (a refused check: one line per reason) and exit 2."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from hub_utils import hub
-from hub_utils.errors import HubError
+from hub_utils.errors import BadRequestError, HubError
 from hub_utils.hub.defaults import SPACE_REPO, SPAM_MODEL_REPO, TOPIC_MODEL_REPO
 
 _AUTH = (
@@ -99,7 +99,51 @@ def build_parser() -> argparse.ArgumentParser:
     space.add_argument("--private", action="store_true", help="create the Space as private")
     space.add_argument("--message", help="commit message")
     space.set_defaults(run=_deploy_space)
+    _add_scoring_commands(commands)
     return parser
+
+
+def _add_scoring_commands(commands: argparse._SubParsersAction) -> None:
+    for name, kind, columns in (
+        ("classify-file", "classifier", "label, probability, note and p_<label> per label"),
+        ("topics-file", "topic model", "dominant topic, probability, words, note, topic_<i>"),
+    ):
+        score = commands.add_parser(
+            name,
+            help=f"score every message of a file of any size with a {kind}",
+            description=f"Read a CSV, TSV, TXT (one message a line), JSONL or Parquet file "
+            f"chunk by chunk and write one row per input row, in order (row, text, {columns}) "
+            "to a .csv or .parquet file. Empty or missing texts keep their row, with a note.",
+        )
+        score.add_argument("input", type=Path, help="messages: .csv .tsv .txt .jsonl .parquet")
+        score.add_argument("--model", required=True, help="Hub repo id or local model folder")
+        score.add_argument("--output", required=True, type=Path, help=".csv or .parquet file")
+        score.add_argument("--revision", help="branch or commit of a Hub model")
+        score.add_argument("--text-column", help="column of the texts (default: guessed by name)")
+        score.add_argument(
+            "--chunk-size", type=int, default=4096, help="messages per model call (4096)"
+        )
+        score.add_argument("--batch-size", type=int, default=64, help="texts per forward pass (64)")
+        score.add_argument(
+            "--shard", default="0/1", help="i/n: score every n-th chunk from chunk i"
+        )
+        score.add_argument("--threads", type=int, help="ONNX Runtime threads (default: cores)")
+        again = score.add_mutually_exclusive_group()
+        again.add_argument("--resume", action="store_true", help="continue an interrupted run")
+        again.add_argument("--overwrite", action="store_true", help="replace an existing output")
+        score.add_argument("--no-progress", action="store_true", help="no progress on stderr")
+        score.set_defaults(run=_score_file, kind=name)
+
+    merge = commands.add_parser(
+        "merge-scores",
+        help="join the outputs of --shard runs into one file",
+        description="Join the outputs of `classify-file`/`topics-file --shard i/n` runs (all "
+        ".csv or all .parquet) by row number: the result is what one run writes.",
+    )
+    merge.add_argument("output", type=Path, help="merged .csv or .parquet file")
+    merge.add_argument("parts", nargs="+", type=Path, help="each shard's output, once")
+    merge.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    merge.set_defaults(run=_merge_scores)
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -146,13 +190,53 @@ def _deploy_space(args: argparse.Namespace) -> None:
     )
 
 
+def _score_file(args: argparse.Namespace) -> None:
+    # Imported here: check/push/pull need neither ONNX Runtime nor the readers.
+    from hub_utils.models.classifier import load_classifier
+    from hub_utils.models.topic_onnx import load_topic_model
+    from hub_utils.serving import file_scoring
+
+    options = file_scoring.ScoreOptions(
+        column=args.text_column,
+        chunk_size=args.chunk_size,
+        shard=file_scoring.parse_shard(args.shard),
+        resume=args.resume,
+        overwrite=args.overwrite,
+        progress=not args.no_progress,
+    )
+    folder = hub.pull(args.model, revision=args.revision)
+    model_id = str(folder.resolve())
+    if args.kind == "classify-file":
+        classifier = load_classifier(folder, threads=args.threads)
+        summary = file_scoring.score_classifier_file(
+            args.input, args.output, classifier, options, model_id, args.batch_size
+        )
+    else:
+        topics = load_topic_model(folder, threads=args.threads)
+        summary = file_scoring.score_topic_file(
+            args.input, args.output, topics, options, model_id, args.batch_size
+        )
+    print(summary.line())
+
+
+def _merge_scores(args: argparse.Namespace) -> None:
+    from hub_utils.serving.file_scoring import merge_scores
+
+    rows = merge_scores(args.output, args.parts, overwrite=args.overwrite)
+    print(f"{args.output}: {rows:,} rows from {len(args.parts)} parts")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except HubError as err:
+    except (HubError, BadRequestError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if getattr(args, "kind", None):
+            print("\ninterrupted: rerun with --resume to continue", file=sys.stderr)
+        return 130
     return 0
 
 

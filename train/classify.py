@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from hub_utils.models.metadata import public_model_id
 from train.classify_card import write_classifier_card
 from train.classify_data import LabelledTexts, default_task, load_classification_data
 from train.classify_metrics import classification_metrics, confusion, selection_metric
+from train.distill import Distiller, add_distill_flags, check_distill_flags
 from train.errors import UserError
 from train.onnx_export import export_int8_onnx
 from train.outputs import atomic_output_dir
@@ -45,6 +47,8 @@ from train.training_run import (
     add_run_flags,
     check_card_flags,
     check_mixed_precision,
+    check_one_run,
+    distribution,
     logs_dir_for,
     push_if_asked,
     require_at_least_one,
@@ -183,6 +187,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also write onnx/model_quantized.onnx (int8 weights), which the app "
         "serves about twice as fast on CPU, and its test metrics",
     )
+    add_distill_flags(parser)
     add_run_flags(
         output,
         RESUMABLE,
@@ -203,6 +208,7 @@ def run(args: argparse.Namespace) -> None:
             raise UserError(f"--{name.replace('_', '-')} must be above 0 and below 1")
     if args.validation_size + args.test_size >= 1:
         raise UserError("--validation-size and --test-size must sum below 1")
+    check_distill_flags(args)  # before the base model's check: it sets the student's depth
     _check_base_model(args.base_model, args.num_layers)
     if args.task is None:
         args.task = _task_from_data(args)
@@ -253,6 +259,7 @@ def train_classifier(args: argparse.Namespace) -> Path:
         log_with="tensorboard",
         project_dir=str(logs_dir_for(output_dir)),
     )
+    check_one_run(accelerator)
     fresh: dict[str, Any] = {
         "global_step": 0,
         "train_seconds": 0.0,
@@ -293,14 +300,27 @@ def train_classifier(args: argparse.Namespace) -> Path:
             label2id={name: i for i, name in enumerate(label_names)},
             **depth,
         )
+        distiller = (
+            Distiller.start(args, label_names, model, accelerator.device)
+            if args.distill_from
+            else None
+        )
 
         # Each batch is padded only to its longest text, and batches group texts of similar
         # length, so short messages cost little; evaluation goes through each split sorted by
         # length.
         collate = DataCollatorWithPadding(tokenizer)
         train_features = _tokenize(tokenizer, splits["train"], args.max_length)
+        if distiller is not None:  # each example carries the teacher's logits
+            held_out = splits["validation"].texts + splits["test"].texts
+            train_features = distiller.training_features(
+                train_features, splits["train"], held_out, tokenizer, args.max_length
+            )
         train_batches = LengthGroupedBatches(
-            [len(f["input_ids"]) for f in train_features], args.batch_size, seed=args.seed
+            [len(f["input_ids"]) for f in train_features],
+            args.batch_size,
+            seed=args.seed,
+            num_processes=accelerator.num_processes,
         )
         # A list of feature dicts is a map-style dataset, which torch's type hints do not say.
         train_loader: DataLoader[dict[str, Any]] = DataLoader(
@@ -353,18 +373,27 @@ def train_classifier(args: argparse.Namespace) -> Path:
             )
             class_weights = (counts.sum() / (len(label_names) * counts.clamp(min=1))).float()
             class_weights = class_weights.to(accelerator.device)
-        loss_fn = torch.nn.CrossEntropyLoss(weight=class_weights)
+        loss_fn = (
+            distiller.loss(class_weights)
+            if distiller is not None
+            else torch.nn.CrossEntropyLoss(weight=class_weights)
+        )
 
         accelerator.init_trackers(run.name, config=run.hparams)
         progress = run.progress
         for epoch in range(run.epoch, args.epochs):
+            # The batches' order comes from (seed, epoch), the same on every process. Both calls:
+            # the prepared loader would set its own count of passes (0 after --resume) as the
+            # epoch, and with several processes it does not pass the epoch on to the batches.
+            train_loader.set_epoch(epoch)  # type: ignore[attr-defined]
             train_batches.set_epoch(epoch)
             model.train()
             started, running_loss, running_batches = time.perf_counter(), 0.0, 0
+            samples = 0  # this process's share of the epoch
             bar = tqdm(
                 train_loader,
                 desc=f"epoch {epoch + 1}/{args.epochs}",
-                disable=not accelerator.is_local_main_process,
+                disable=not accelerator.is_main_process,
             )
             for batch in bar:
                 with accelerator.accumulate(model):
@@ -378,22 +407,30 @@ def train_classifier(args: argparse.Namespace) -> Path:
                     optimizer.zero_grad()
                 running_loss += loss.item()
                 running_batches += 1
-                progress["samples_seen"] += len(labels)
+                samples += len(labels)
                 # Logged per optimiser step, not per epoch as topics does: an epoch of a large
                 # data set is thousands of slow steps, and the learning rate changes each one.
                 if accelerator.sync_gradients:
                     progress["global_step"] += 1
                     if progress["global_step"] % args.log_every == 0:
+                        # Every process reaches this step together (they get as many batches).
+                        mean_loss = accelerator.reduce(
+                            torch.tensor(running_loss / running_batches, device=accelerator.device),
+                            reduction="mean",
+                        ).item()
                         accelerator.log(
                             {
-                                "train/loss": running_loss / running_batches,
+                                "train/loss": mean_loss,
                                 "train/learning_rate": scheduler.get_last_lr()[0],
                             },
                             step=progress["global_step"],
                         )
-                        bar.set_postfix(loss=f"{running_loss / running_batches:.4f}")
+                        bar.set_postfix(loss=f"{mean_loss:.4f}")
                         running_loss, running_batches = 0.0, 0
             progress["train_seconds"] += time.perf_counter() - started
+            progress["samples_seen"] += int(
+                accelerator.reduce(torch.tensor(samples, device=accelerator.device), "sum").item()
+            )
 
             metrics, _ = evaluate_split(model, val_loader, accelerator, label_names)
             accelerator.log(
@@ -422,7 +459,6 @@ def train_classifier(args: argparse.Namespace) -> Path:
             {f"test/{key}": value for key, value in test_metrics.items()},
             step=progress["global_step"],
         )
-        accelerator.end_training()
         accelerator.print("test: " + ", ".join(f"{k} {v:.4f}" for k, v in test_metrics.items()))
 
         results = {
@@ -437,15 +473,22 @@ def train_classifier(args: argparse.Namespace) -> Path:
         run_info = {
             "base_model": public_model_id(args.base_model),  # None: a local folder, unnamed
             "split_sizes": {name: len(subset.texts) for name, subset in splits.items()},
+            **distribution(accelerator, args.batch_size, args.grad_accum),
             "dropped_empty_texts": dropped,
             "train_seconds": round(train_seconds, 2),
+            # Over all processes: epochs x training examples when each comes once an epoch.
+            "train_samples_seen": progress["samples_seen"],
             "train_samples_per_second": round(
                 progress["samples_seen"] / max(train_seconds, 1e-9), 2
             ),
             "run_name": run.name,
             "finished_at": datetime.now().isoformat(timespec="seconds"),
         }
+        if distiller is not None:  # the teacher's scores on this run's test split
+            distiller.record(splits["test"], args.max_length, results, run_info)
+        # The main process alone writes the output folder; run.finish() holds the others.
         if accelerator.is_main_process:
+            run.close_logs()
             with atomic_output_dir(output_dir) as tmp:
                 best = accelerator.unwrap_model(best_model)
                 best.save_pretrained(tmp)
@@ -507,28 +550,52 @@ def evaluate_split(
 
 class LengthGroupedBatches(torch.utils.data.Sampler):
     """Random batches of texts of similar length: shuffle, sort chunks of 50 batches by length,
-    cut them into batches, shuffle the batches. The order depends only on (seed, epoch)."""
+    cut them into batches, shuffle the batches. The order depends only on (seed, epoch).
 
-    def __init__(self, lengths: list[int], batch_size: int, seed: int, chunk_batches: int = 50):
-        self.lengths, self.batch_size, self.seed = lengths, batch_size, seed
+    With ``num_processes`` > 1 (Accelerate deals batch i to process i mod N) the count of batches
+    is rounded up to a multiple of N by halving the largest ones, so every process gets as many
+    batches and every text comes once an epoch; Accelerate would otherwise repeat texts from the
+    start of the epoch to even the count.
+    """
+
+    # Accelerate's BatchSamplerShard reads this: None says that batches vary in size, so it deals
+    # every batch whole (with an int it skips each round of batches that ends with a short one).
+    batch_size = None
+
+    def __init__(
+        self,
+        lengths: list[int],
+        batch_size: int,
+        seed: int,
+        chunk_batches: int = 50,
+        num_processes: int = 1,
+    ):
+        self.lengths, self.max_batch_size, self.seed = lengths, batch_size, seed
         self.chunk = batch_size * chunk_batches
+        self.num_processes = num_processes
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return -(-len(self.lengths) // self.batch_size)
+        count = -(-len(self.lengths) // self.max_batch_size)
+        evened = -(-count // self.num_processes) * self.num_processes
+        # Halving needs a text for each batch; failing that, Accelerate evens the count.
+        return evened if evened <= len(self.lengths) else count
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[list[int]]:
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
         order = torch.randperm(len(self.lengths), generator=generator).tolist()
         batches = []
         for start in range(0, len(order), self.chunk):
             chunk = sorted(order[start : start + self.chunk], key=self.lengths.__getitem__)
-            batches += [
-                chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)
-            ]
+            size = self.max_batch_size
+            batches += [chunk[i : i + size] for i in range(0, len(chunk), size)]
+        while len(batches) < len(self):
+            largest = max(range(len(batches)), key=lambda i: len(batches[i]))
+            half = len(batches[largest]) // 2
+            batches[largest : largest + 1] = [batches[largest][:half], batches[largest][half:]]
         for i in torch.randperm(len(batches), generator=generator).tolist():
             yield batches[i]
 

@@ -69,7 +69,8 @@ def classifier_metadata(
         **({"base_model": base_model} if base_model else {}),
         "license": args.license,
         "language": [args.language],
-        "tags": ["text-classification", "bert", args.task],
+        "tags": ["text-classification", "bert", args.task]
+        + (["distillation"] if "distillation" in results else []),
         "metrics": ["accuracy", "precision", "recall", "f1"],
         "model-index": [
             {
@@ -100,6 +101,39 @@ def dataset_entry(dataset: str) -> dict[str, str]:
         return {"name": dataset, "type": dataset}
     name = public_source(dataset) or dataset
     return {"name": name, "type": local_dataset_type(name)}
+
+
+def distillation_section(results: dict) -> str:
+    """The card's account of a distilled student: its teacher (by Hub id, never a local path),
+    the loss settings and both models' scores on the same test split; empty otherwise."""
+    info = results.get("distillation")
+    if not info:
+        return ""
+    teacher = f"`{info['teacher']}`" if info["teacher"] else "a local teacher model"
+    names = results["label_names"]
+    # Binary tasks: the positive class's scores too, as the card's metadata gives them.
+    positive = [f"{m}_{names[1]}" for m in ("precision", "recall", "f1")] if len(names) == 2 else []
+    keys = ["accuracy", "f1_macro", *positive]
+    rows = "\n".join(
+        f"| {key} | {results['test'][key]:.4f} | {info['teacher_test'][key]:.4f} |" for key in keys
+    )
+    unlabelled = (
+        f" plus {info['unlabelled_texts']} unlabelled texts (soft loss only)"
+        if info.get("unlabelled_texts")
+        else ""
+    )
+    return f"""
+## Distillation
+
+A smaller student distilled from {teacher}, starting from {info["student_init"]}. It
+learned from the training split{unlabelled}, with loss alpha · T² · KL(teacher ‖ student at
+temperature T) + (1 − alpha) · cross-entropy with the label, alpha = {info["alpha"]}, T =
+{info["temperature"]}. Both models on the same test split:
+
+| metric | this model | teacher |
+|---|---|---|
+{rows}
+"""
 
 
 def write_classifier_card(
@@ -167,6 +201,9 @@ def write_classifier_card(
     base = f"local `{shown}`" if local and not base_model else f"`{shown}`"
     settings["base_model"] = shown + (" (local folder)" if local and not base_model else "")
     settings["num_layers"] = args.num_layers or "all"
+    # batch_size is per process: each optimiser step averaged effective_batch_size examples.
+    for key in ("num_processes", "distributed_type", "effective_batch_size"):
+        settings[key] = run_info.get(key)
     origin_note = (
         ""
         if base_model
@@ -210,7 +247,7 @@ samples/s). TensorBoard logs are in `runs/` (the Hub shows them in its *Training
 Test confusion matrix:
 
 {confusion_table}
-{onnx_note}
+{onnx_note}{distillation_section(results)}
 ## How to use
 
 With 🤗 transformers (`pip install transformers torch`):

@@ -9,9 +9,12 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from accelerate import Accelerator
+from accelerate.utils import broadcast_object_list, gather_object
 from scipy import sparse
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from torch.utils.data import Dataset
@@ -21,6 +24,9 @@ from hub_utils.models.texts import TEXT_COLUMNS
 from hub_utils.models.topic_model import embed, load_encoder
 from train.errors import UserError
 from train.tables import load_table, pick_column
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 TEXT_SUFFIXES = (".txt", ".text")
 
@@ -125,28 +131,81 @@ def corpus_hash(texts: list[str]) -> str:
 
 
 def cached_embeddings(
-    texts: list[str], encoder: str, cache_dir: Path, batch_size: int = 64
+    texts: list[str],
+    encoder: str,
+    cache_dir: Path,
+    batch_size: int = 64,
+    accelerator: Accelerator | None = None,
 ) -> np.ndarray:
     """Sentence embeddings of ``texts``, read from ``cache_dir`` when this encoder already
-    encoded this exact corpus (re-runs with other topic settings skip the slow encoding)."""
+    encoded this exact corpus (re-runs with other topic settings skip the slow encoding).
+
+    With an ``accelerator`` of several processes (call it on all of them), the main process
+    decides whether the cache holds the corpus: if so it reads it and sends it to the others;
+    if not, each process encodes its contiguous share of the corpus, the shares are gathered in
+    order, and the main process writes the cache.
+    """
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", encoder).strip("_")[-60:]
     path = cache_dir / f"{slug}-{corpus_hash(texts)[:20]}.npy"
-    if path.is_file():
-        vectors = np.load(path, allow_pickle=False)
-        if vectors.shape[0] == len(texts):
-            print(f"embeddings read from the cache {path}")
-            return vectors
-    try:
-        model = load_encoder(encoder)
-    except (OSError, ValueError) as err:
-        raise UserError(f"cannot load the sentence encoder {encoder!r}: {err}") from err
+    if accelerator is not None and accelerator.num_processes > 1:
+        return _shared_embeddings(texts, encoder, path, batch_size, accelerator)
+    cached = _read_cache(path, len(texts))
+    if cached is not None:
+        print(f"embeddings read from the cache {path}")
+        return cached
+    model = _encoder(encoder)
     print(f"encoding {len(texts)} documents with {encoder}")
     vectors = embed(model, texts, batch_size=batch_size, show_progress_bar=True)
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    _write_cache(path, vectors)
+    return vectors
+
+
+def _shared_embeddings(
+    texts: list[str], encoder: str, path: Path, batch_size: int, accelerator: Accelerator
+) -> np.ndarray:
+    """``cached_embeddings`` on several processes. The main process alone touches the cache,
+    so the others need not share its storage, and no process reads a half-written file."""
+    main = accelerator.is_main_process
+    found = [_read_cache(path, len(texts)) if main else None]
+    broadcast_object_list(found)  # the main process's verdict (and array) for everyone
+    if found[0] is not None:
+        accelerator.print(f"embeddings read from the cache {path}")
+        return found[0]
+    model = _encoder(encoder).to(accelerator.device)
+    accelerator.print(
+        f"encoding {len(texts)} documents with {encoder} on {accelerator.num_processes} processes"
+    )
+    with accelerator.split_between_processes(texts) as share:
+        part = embed(model, share, batch_size=batch_size, show_progress_bar=main)
+    # One array per process, in process order: the shares are contiguous, so this is the corpus
+    # order.
+    parts = gather_object([part])
+    vectors = np.concatenate(parts, axis=0)
+    if main:
+        _write_cache(path, vectors)
+    return vectors
+
+
+def _encoder(name: str) -> SentenceTransformer:
+    try:
+        return load_encoder(name)
+    except (OSError, ValueError) as err:
+        raise UserError(f"cannot load the sentence encoder {name!r}: {err}") from err
+
+
+def _read_cache(path: Path, n_texts: int) -> np.ndarray | None:
+    if path.is_file():
+        vectors = np.load(path, allow_pickle=False)
+        if vectors.shape[0] == n_texts:
+            return vectors
+    return None
+
+
+def _write_cache(path: Path, vectors: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp-{os.getpid()}.npy")
     np.save(tmp, vectors, allow_pickle=False)
     os.replace(tmp, path)  # a crash mid-write never leaves a truncated cache entry
-    return vectors
 
 
 class Documents(Dataset):

@@ -11,6 +11,7 @@ finished run removes it once its output folder is written.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 from collections.abc import Callable, Collection
@@ -19,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from accelerate import Accelerator
+from accelerate import Accelerator, PartialState
 
 from hub_utils.models.json_files import read_json, write_json
 from hub_utils.models.metadata import (
@@ -38,9 +39,9 @@ _RUN_FLAGS = {"resume", "push_to_hub", "run_name"}
 # What published files (training_config.json, TensorBoard hparams) may say about the flags: a
 # local path can hold a user name or a private project, so files go by name only, this
 # machine's folders not at all, and models by Hub id (None when unknown). Hub ids stay as they are.
-_SOURCE_FLAGS = ("dataset", "bow_dataset", "labels_file")
+_SOURCE_FLAGS = ("dataset", "bow_dataset", "labels_file", "unlabelled")
 _MACHINE_FLAGS = ("output_dir", "cache_dir")
-_MODEL_FLAGS = ("base_model", "encoder")
+_MODEL_FLAGS = ("base_model", "encoder", "distill_from")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 
 
@@ -127,9 +128,55 @@ def require_at_least_one(args: argparse.Namespace, names: tuple[str, ...]) -> No
             raise UserError(f"{_flag(name)} must be at least 1")
 
 
+# What launchers set in every process they start: torchrun and ``accelerate launch`` (WORLD_SIZE,
+# LOCAL_WORLD_SIZE), mpirun (Open MPI, MPICH / Intel MPI, MVAPICH).
+_LAUNCHED_PROCESSES = (
+    "WORLD_SIZE",
+    "LOCAL_WORLD_SIZE",
+    "OMPI_COMM_WORLD_SIZE",
+    "PMI_SIZE",
+    "MV2_COMM_WORLD_SIZE",
+)
+
+
+def check_one_run(accelerator: Accelerator) -> None:
+    """Refuse processes launched together that do not form one distributed run.
+
+    Call it right after the ``Accelerator`` exists. On a machine without GPUs, ``torchrun`` or
+    ``accelerate launch --multi_gpu`` start N processes that each see ``DistributedType.NO``:
+    each would train the whole model alone and write the same folders.
+    """
+    launched = max(_env_int(name) for name in _LAUNCHED_PROCESSES)
+    if launched > 1 and accelerator.num_processes == 1:
+        raise UserError(
+            f"{launched} processes were launched (WORLD_SIZE={os.environ.get('WORLD_SIZE')}) but "
+            f"Accelerate sees no distributed run ({accelerator.distributed_type}), so each would "
+            "train alone into the same folder: on CPUs set ACCELERATE_USE_CPU=1 (torchrun, "
+            "gloo), or launch on GPUs (accelerate launch --multi_gpu); see README"
+        )
+
+
+def _env_int(name: str) -> int:
+    try:
+        return int(os.environ.get(name, "1"))
+    except ValueError:
+        return 1
+
+
+def distribution(accelerator: Accelerator, batch_size: int, grad_accum: int = 1) -> dict[str, Any]:
+    """How the run was spread, as training_config.json and the cards record it: each optimiser
+    step averages ``batch_size`` x processes x ``grad_accum`` examples."""
+    return {
+        "num_processes": accelerator.num_processes,
+        "distributed_type": accelerator.distributed_type.value,
+        "effective_batch_size": batch_size * accelerator.num_processes * grad_accum,
+    }
+
+
 def push_if_asked(output_dir: Path, args: argparse.Namespace) -> None:
-    """Upload a finished output folder when --push-to-hub was given."""
-    if args.push_to_hub:
+    """Upload a finished output folder when --push-to-hub was given (by the main process only:
+    the others return once it has written the folder)."""
+    if args.push_to_hub and PartialState().is_main_process:
         from hub_utils.hub import push
 
         print(f"pushed: {push(output_dir, args.push_to_hub)}")
@@ -178,7 +225,8 @@ class TrainingRun:
         work_dir = work_dir_for(output_dir)
         flags = {key: value for key, value in vars(args).items() if key != "run"}
         # Every process checks and reaches the same verdict, so none is left waiting below.
-        saved = _check_start(work_dir, flags, add_arguments, resumable, data_sha256)
+        processes = accelerator.num_processes
+        saved = _check_start(work_dir, flags, add_arguments, resumable, data_sha256, processes)
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
             if saved is None:
@@ -186,6 +234,7 @@ class TrainingRun:
                 state = {
                     "args": flags,
                     "data_sha256": data_sha256,
+                    "num_processes": processes,
                     "epoch": 0,
                     "run_name": args.run_name or datetime.now().strftime("%Y%m%d-%H%M%S"),
                     "progress": progress,
@@ -269,10 +318,19 @@ class TrainingRun:
             shutil.rmtree(self._checkpoint(epoch - 1), ignore_errors=True)
         self.accelerator.wait_for_everyone()
 
+    def close_logs(self) -> None:
+        """Flush and close the TensorBoard logs (the main process holds them), before they are
+        copied into the output folder; ``finish`` then ends the run."""
+        for tracker in self.accelerator.trackers:
+            tracker.finish()
+
     def finish(self) -> None:
-        """Remove the work folder, once the output folder holds the run."""
+        """Once the main process has written the output folder (the others wait for it here):
+        remove the work folder and end the run (trackers and process group)."""
+        self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
             shutil.rmtree(self.work_dir)
+        self.accelerator.end_training()
 
     def _checkpoint(self, epoch: int) -> Path:
         return self.work_dir / f"checkpoint-{epoch}"
@@ -284,6 +342,7 @@ def _check_start(
     add_arguments: Callable[[argparse.ArgumentParser], None],
     resumable: Collection[str],
     data_sha256: str | None,
+    processes: int,
 ) -> dict[str, Any] | None:
     """The saved state to resume, or None for a fresh run; refuses to silently drop an
     interrupted run or to resume one with other settings or data."""
@@ -314,6 +373,10 @@ def _check_start(
     ]
     if saved.get("data_sha256") != data_sha256:
         changed.append("the data")
+    # The batches, the steps per epoch and the classifier's learning-rate schedule depend on it.
+    trained_on = saved.get("num_processes", 1)  # a run saved before this was recorded: one
+    if trained_on != processes:
+        changed.append(f"the number of processes (the run had {trained_on}, this has {processes})")
     if changed:
         raise UserError("--resume: these differ from the interrupted run: " + ", ".join(changed))
     return saved

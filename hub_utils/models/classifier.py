@@ -42,10 +42,13 @@ Logits = Callable[[dict[str, np.ndarray]], np.ndarray]
 _WORD = re.compile(r"\S+")
 
 
-def load_classifier(folder: str | Path, prefer_onnx: bool = True) -> ServedClassifier:
+def load_classifier(
+    folder: str | Path, prefer_onnx: bool = True, threads: int | None = None
+) -> ServedClassifier:
     """The classifier saved in ``folder``: its int8 ONNX export when there (and ``prefer_onnx``),
-    else its PyTorch weights (torch and transformers are imported only then)."""
-    return TextClassifier.from_folder(folder, prefer_onnx=prefer_onnx)
+    else its PyTorch weights (torch and transformers are imported only then). ``threads``
+    caps ONNX Runtime's threads (default: one per core)."""
+    return TextClassifier.from_folder(folder, prefer_onnx=prefer_onnx, threads=threads)
 
 
 class TextClassifier:
@@ -71,7 +74,9 @@ class TextClassifier:
         return int((self.tokenizer.truncation or {})["max_length"])  # set in from_folder
 
     @classmethod
-    def from_folder(cls, folder: str | Path, prefer_onnx: bool = True) -> TextClassifier:
+    def from_folder(
+        cls, folder: str | Path, prefer_onnx: bool = True, threads: int | None = None
+    ) -> TextClassifier:
         """Load a ``train classify`` output folder (or any transformers classifier folder with
         a ``tokenizer.json``).
 
@@ -104,7 +109,9 @@ class TextClassifier:
         tokenizer = _batch_tokenizer(folder, tokenizer_config, max_length)
         if prefer_onnx and (folder / CLASSIFIER_ONNX_FILE).is_file():
             session = onnxruntime.InferenceSession(
-                str(folder / CLASSIFIER_ONNX_FILE), providers=["CPUExecutionProvider"]
+                str(folder / CLASSIFIER_ONNX_FILE),
+                session_options(threads),
+                providers=["CPUExecutionProvider"],
             )
             return cls(
                 lambda inputs: session.run(["logits"], inputs)[0],
@@ -177,6 +184,15 @@ class TextClassifier:
             )
             for probs, encoding in zip(probabilities, encodings, strict=True)
         ]
+
+
+def session_options(threads: int | None) -> onnxruntime.SessionOptions:
+    """ONNX Runtime's defaults, with at most ``threads`` threads for one operator when given:
+    processes sharing the cores (``--shard``) would otherwise each start one per core."""
+    options = onnxruntime.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    return options
 
 
 def _batch_tokenizer(folder: Path, tokenizer_config: dict, max_length: int) -> Tokenizer:

@@ -181,6 +181,10 @@ def _evaluation_and_training(training: dict[str, Any], results: dict[str, Any]) 
         "encoder",
         "epochs",
         "batch_size",
+        # How the run was spread (absent from configs saved before they were recorded).
+        "num_processes",
+        "distributed_type",
+        "effective_batch_size",
         "lr",
         "validation_size",
         "hidden_sizes",

@@ -22,6 +22,7 @@ from tokenizers import Tokenizer
 
 from hub_utils.errors import NotAModelFolderError, no_export_error
 from hub_utils.models.bag_of_words import word_counts
+from hub_utils.models.classifier import session_options
 from hub_utils.models.files import (
     BETA_KEY,
     BETA_NORM_MEAN_KEY,
@@ -68,7 +69,7 @@ class OnnxTopicModel:
         self._counter.no_padding()
 
     @classmethod
-    def from_folder(cls, folder: str | Path) -> OnnxTopicModel:
+    def from_folder(cls, folder: str | Path, threads: int | None = None) -> OnnxTopicModel:
         folder = Path(folder)
         needed = (CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, TOPIC_ONNX_FILE, TOPIC_ONNX_TOKENIZER_FILE)
         for name in needed:
@@ -82,7 +83,9 @@ class OnnxTopicModel:
                 beta, weights.get_tensor(BETA_NORM_MEAN_KEY), weights.get_tensor(BETA_NORM_VAR_KEY)
             )
         session = onnxruntime.InferenceSession(
-            str(folder / TOPIC_ONNX_FILE), providers=["CPUExecutionProvider"]
+            str(folder / TOPIC_ONNX_FILE),
+            session_options(threads),
+            providers=["CPUExecutionProvider"],
         )
         return cls(
             session,
@@ -133,12 +136,15 @@ class OnnxTopicModel:
         return self.session.run(None, feeds)[0]
 
 
-def load_topic_model(folder: str | Path, prefer_onnx: bool = True) -> ServedTopicModel:
+def load_topic_model(
+    folder: str | Path, prefer_onnx: bool = True, threads: int | None = None
+) -> ServedTopicModel:
     """The topic model saved in ``folder``: served by ONNX Runtime when the folder holds the
-    export (and ``prefer_onnx``), else the PyTorch ``TopicModel`` (imported only then)."""
+    export (and ``prefer_onnx``), else the PyTorch ``TopicModel`` (imported only then).
+    ``threads`` caps ONNX Runtime's threads (default: one per core)."""
     folder = Path(folder)
     if prefer_onnx and (folder / TOPIC_ONNX_FILE).is_file():
-        return OnnxTopicModel.from_folder(folder)
+        return OnnxTopicModel.from_folder(folder, threads)
     try:
         from hub_utils.models.topic_model import TopicModel
     except ImportError as err:  # no torch (the serving set): say what to do instead

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 import uuid
 from collections.abc import Callable
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +15,12 @@ import pandas as pd
 from hub_utils.errors import BadRequestError
 from hub_utils.models.protocols import ServedClassifier
 from hub_utils.serving.batch_files import read_messages, write_results_csv
+from hub_utils.serving.batch_scores import RESULT_COLUMNS, classify_rows
 from hub_utils.serving.loading import LoadedModel, require
 from hub_utils.serving.runtime import run_model
 
 FILE_CHUNK = 128  # rows per model call: progress steps, and turns for other requests
 TABLE_PREVIEW_ROWS = 1_000  # rows shown on the page; the CSV has them all
-RESULT_COLUMNS = ["row", "text", "label", "probability", "note"]
 # Result files kept for download; older ones are deleted, so a long-running Space's disk does
 # not fill. Gradio copies a returned file into its own cache at once, so this is plenty.
 RESULTS_KEPT = 32
@@ -68,29 +68,17 @@ def classify_messages(
     classifier: ServedClassifier, texts: list[str], progress: Callable[..., Any] | None = None
 ) -> pd.DataFrame:
     """One row per text, in order, with ``RESULT_COLUMNS``; ``progress(fraction, desc=...)``
-    is called after each chunk."""
-    labels: list[str] = []
-    probabilities: list[float | None] = []
-    notes: list[str] = []
+    is called after each chunk. The rows are the file scorer's (``classify_rows``)."""
+    rows: list[list[Any]] = []
+    predict = partial(run_model, classifier.predict)
     for start in range(0, len(texts), FILE_CHUNK):
         chunk = texts[start : start + FILE_CHUNK]
-        predictions = run_model(classifier.predict, chunk)
-        for text, prediction in zip(chunk, predictions, strict=True):
-            if not text.strip():
-                labels.append("")
-                probabilities.append(None)
-                notes.append("empty text")
-                continue
-            labels.append(prediction.label)
-            probabilities.append(round(prediction.probabilities[prediction.label], 4))
-            notes.append(
-                f"truncated to {classifier.max_length} tokens" if prediction.truncated else ""
-            )
+        for row in classify_rows(classifier, chunk, start + 1, predict):
+            rows.append(row[: len(RESULT_COLUMNS)])
         if progress is not None:
             done = min(start + FILE_CHUNK, len(texts))
             progress(done / len(texts), desc=f"{done:,} of {len(texts):,} messages")
-    columns = [range(1, len(texts) + 1), texts, labels, probabilities, notes]
-    return pd.DataFrame(dict(zip(RESULT_COLUMNS, columns, strict=True)))
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
 def summarize(table: pd.DataFrame, source_column: str | None) -> str:
