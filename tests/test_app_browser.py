@@ -107,6 +107,7 @@ def test_topics_tab_draws_a_chart(page, screenshots: Path):
     page.get_by_role("option").nth(2).click()
     expect(topic_map.locator('g[data-topic="2"] circle')).to_have_attribute("fill", "#f58518")
     expect(topic_map.locator('g[data-topic="0"] circle')).to_have_attribute("fill", "#4c78a8")
+    expect(page.get_by_role("option")).to_have_count(0)  # the list has closed: a clean picture
     save_screenshot(page, screenshots / "topics.png")
 
 

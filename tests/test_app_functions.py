@@ -495,7 +495,11 @@ def test_card_examples_come_from_the_widget_or_the_usage_snippet(
 
     snippet_only = tmp_path / "snippet" / "README.md"
     snippet_only.parent.mkdir()
-    snippet_only.write_text('# A card\n\n```python\nclassifier("I loved every minute")\n```\n')
+    snippet_only.write_text(
+        '# A card\n\n```python\nmodel = Model.from_pretrained("<this repo id or folder>")\n'
+        'classifier("I loved every minute")\n```\n'
+    )
+    # The loading line's placeholder is no example; the call on a sentence is.
     assert Card.read(snippet_only).examples() == ["I loved every minute"]
     assert Card.read(tmp_path / "README.md") == Card()
 

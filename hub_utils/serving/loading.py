@@ -106,7 +106,9 @@ class Card:
             for block in _PYTHON_BLOCK.findall(self.body)
             for text in _FIRST_ARGUMENT.findall(block)
         )
-        return list(dict.fromkeys(text for text in quoted if len(text.split()) >= 3))
+        # A placeholder such as "<this repo id or folder>" is no example text.
+        sentences = (t for t in quoted if len(t.split()) >= 3 and not t.startswith("<"))
+        return list(dict.fromkeys(sentences))
 
     @property
     def metrics(self) -> dict[str, Any]:

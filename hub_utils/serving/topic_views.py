@@ -174,9 +174,11 @@ def topic_map_svg(table: pd.DataFrame, selected: int | None = None, size: int = 
     """The map as an SVG drawing: a circle per topic, its area proportional to its prevalence
     (all alike when unknown), its id as label, and its words and share as hover text; the
     ``selected`` topic is filled in the accent colour."""
-    margin = 46
+    margin = 44  # the largest circle's radius (36) and some air
     span = max(float(np.ptp(table["x"])), float(np.ptp(table["y"])), 1e-9)
-    centre_x, centre_y = table["x"].mean(), table["y"].mean()
+    # The middle of the extremes, not the mean, so that every circle stays inside the frame.
+    centre_x = (table["x"].min() + table["x"].max()) / 2
+    centre_y = (table["y"].min() + table["y"].max()) / 2
     known = table["prevalence"].notna().all()
     share = table["prevalence"] / table["prevalence"].max() if known else table["x"] * 0 + 0.3
     circles = []
