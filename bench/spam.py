@@ -126,7 +126,8 @@ def train_run(output_dir: Path, seed: int, flags: list[str], data: Path = DATA) 
     results = json.loads((output_dir / "eval_results.json").read_text())
     run = {
         "seed": seed,
-        "flags": flags,
+        # Folder names only: results are committed, and the work folder is a local path.
+        "flags": [Path(flag).name if os.path.isabs(flag) else flag for flag in flags],
         "wall_seconds": round(wall, 1),
         "train_seconds": config["train_seconds"],
         "train_samples_per_second": config["train_samples_per_second"],
