@@ -210,29 +210,22 @@ def run(args: argparse.Namespace) -> None:
         raise UserError("--validation-size and --test-size must sum below 1")
     check_distill_flags(args)  # before the base model's check: it sets the student's depth
     _check_base_model(args.base_model, args.num_layers)
-    if args.task is None:
-        args.task = _task_from_data(args)
-    push_if_asked(train_classifier(args), args)
-
-
-def _task_from_data(args: argparse.Namespace) -> str:
-    """--task's default (see ``default_task``); the label names are read from the data only
-    when neither the data set's name nor --label-names gives one."""
+    # Read once, before the run starts: --task's default may need the label names, and the
+    # default output folder (models/TASK) needs --task.
     label_names = args.label_names.split(",") if args.label_names else None
-    task = default_task(args.dataset, label_names)
-    if task is None:
-        splits, _ = load_classification_data(
-            args.dataset,
-            text_column=args.text_column,
-            label_column=args.label_column,
-            label_names=None,
-            validation_size=args.validation_size,
-            test_size=args.test_size,
-            seed=args.seed,
-        )
-        task = default_task(args.dataset, splits["train"].label_names)
-    assert task is not None
-    return task
+    splits, dropped = load_classification_data(
+        args.dataset,
+        text_column=args.text_column,
+        label_column=args.label_column,
+        label_names=label_names,
+        validation_size=args.validation_size,
+        test_size=args.test_size,
+        seed=args.seed,
+    )
+    if args.task is None:
+        # See default_task: the data set's name, else the label names, which are known now.
+        args.task = default_task(args.dataset, splits["train"].label_names)
+    push_if_asked(train_classifier(args, splits, dropped), args)
 
 
 def _check_base_model(base_model: str, num_layers: int | None) -> None:
@@ -250,7 +243,9 @@ def _check_base_model(base_model: str, num_layers: int | None) -> None:
         )
 
 
-def train_classifier(args: argparse.Namespace) -> Path:
+def train_classifier(
+    args: argparse.Namespace, splits: dict[str, LabelledTexts], dropped: int
+) -> Path:
     """Fine-tune, keep the best epoch by validation F1, test it and write the output folder."""
     output_dir = Path(args.output_dir or f"models/{args.task}")
     accelerator = Accelerator(
@@ -274,16 +269,6 @@ def train_classifier(args: argparse.Namespace) -> Path:
         resumable=RESUMABLE,
         progress=fresh,
     ) as run:
-        label_names = args.label_names.split(",") if args.label_names else None
-        splits, dropped = load_classification_data(
-            args.dataset,
-            text_column=args.text_column,
-            label_column=args.label_column,
-            label_names=label_names,
-            validation_size=args.validation_size,
-            test_size=args.test_size,
-            seed=args.seed,
-        )
         if dropped:
             accelerator.print(f"dropped {dropped} rows with an empty or missing text")
         label_names = splits["train"].label_names
