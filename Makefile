@@ -48,5 +48,10 @@ test: setup chromium lint  ## lint, then the whole test suite, offline with thro
 
 bench: setup models  ## the benchmarks (minutes each); results land in bench/results/
 	$(BIN)/python bench/spam.py
+	$(BIN)/python bench/spam.py --name training_levers --no-baselines --only teacher \
+	    --work-dir /tmp/bench-levers --variant freeze2='--freeze-layers 2' \
+	    --variant batch64='--batch-size 64 --lr 2e-4' --variant epochs1='--epochs 1 --lr 2e-4'
+	$(BIN)/python bench/training_steps.py
 	$(BIN)/python bench/topics.py
 	$(BIN)/python bench/app_load.py
+	$(BIN)/python bench/batch_scoring.py

@@ -9,8 +9,9 @@ default model and its faster variants, and baselines.
    precision, recall and F1 as mean ± standard deviation (n-1) and min over the seeds; the
    differences to the teacher are paired (same split) and quoted with their spread.
 2. Speed, in one run on one machine: the served int8 ONNX model of each (first seed's) on its
-   test split sorted by length, batch 32; the models take turns and each reports its median,
-   with the ratio to the teacher. The CPU model and flags are recorded beside it.
+   test split, as the app serves it (each text alone, one thread per core); the models take
+   turns and each reports its median, with the ratio to the teacher; and each model's
+   training wall time against the teacher's. The CPU model and flags are recorded beside it.
 3. Baselines (``--no-baselines`` skips them): the teacher's inference the notebook's way and in
    PyTorch; the transformers ``Trainer`` and a plain loop padding to 64 tokens (training
    samples/s), run before and after the first teacher (this machine's speed drifts by tens of
@@ -18,10 +19,15 @@ default model and its faster variants, and baselines.
 
 Each training run is a ``python -m train classify`` subprocess writing into ``--work-dir``; a
 run whose folder is complete is reused, so an interrupted benchmark continues where it stopped.
-``--variant NAME='FLAGS'`` adds a model (``{teacher}`` stands for the seed's teacher folder),
-e.g. ``--variant spaced2='--distill-from {teacher} --num-layers 2 --student-layers spaced'``.
+``--variant NAME='FLAGS'`` adds a model (``{teacher}`` stands for the seed's teacher folder,
+``{work}`` for ``--work-dir`` and ``{seed}`` for the seed), e.g. ``--variant
+spaced2='--distill-from {teacher} --num-layers 2 --student-layers spaced'``; variants train in
+the order given, after the models above.
 
-Writes bench/results/spam.json and bench/results/spam.md. Usage: ``python bench/spam.py``.
+Writes bench/results/NAME.json and NAME.md (``--name``, default spam). Usage:
+``python bench/spam.py``. The training levers (bench/results/training_levers.md):
+``python bench/spam.py --name training_levers --no-baselines --only teacher --work-dir
+/tmp/bench-levers --variant freeze2='--freeze-layers 2' --variant ...``.
 """
 
 from __future__ import annotations
@@ -84,6 +90,10 @@ MODELS: dict[str, tuple[str, str]] = {
     "layers2": ("--num-layers 2, labels only", "--num-layers 2"),
     "student3": ("distilled student, 3 layers", "--distill-from {teacher} --num-layers 3"),
     "student2": ("distilled student, 2 layers", "--distill-from {teacher} --num-layers 2"),
+    "student2e4": (
+        "distilled student, 2 layers, 4 epochs",
+        "--distill-from {teacher} --num-layers 2 --epochs 4",
+    ),
 }
 METRICS = ("accuracy", "spam_precision", "spam_recall", "spam_f1")
 
@@ -155,8 +165,9 @@ def spread(values: list[float]) -> dict[str, float | int | None]:
 
 
 def served_speeds(folders: dict[str, Path], texts: list[str], rounds: int = 5) -> dict[str, float]:
-    """Messages/s of each model as the app serves it (int8 ONNX, length-sorted batches of 32)
-    on ``texts``; the models take turns, ``rounds`` times after a warm-up, medians."""
+    """Messages/s of each model as the app serves it (int8 ONNX, each text run alone on one
+    thread, a thread per core; given 32 texts at a time) on ``texts``; the models take turns,
+    ``rounds`` times after a warm-up, medians."""
     served = {name: TextClassifier.from_folder(folder) for name, folder in folders.items()}
     timings: dict[str, list[float]] = {name: [] for name in served}
     for _ in range(rounds + 1):
@@ -178,8 +189,9 @@ def spam_scores(test: dict[str, float]) -> dict[str, float]:
 
 
 def inference_speed(model_dir: Path, texts: list[str], rounds: int = 3) -> dict[str, float]:
-    """Messages/s on the test split: through the app's own classifier (length-sorted batches,
-    as served) with the int8 ONNX export at batch 1 and 32 and the PyTorch weights at batch 32,
+    """Messages/s on the test split: through the app's own classifier with the int8 ONNX export
+    given 1 and 32 texts a call (each runs alone either way) and the PyTorch weights at batch
+    32 sorted by length,
     and the original notebook's way (PyTorch, every message padded to 64 tokens, batches of 32
     in file order). The ways take turns, ``rounds`` times, and each reports its median: this
     machine's speed drifts by tens of percent within minutes."""
@@ -304,7 +316,7 @@ def _pm(stats: dict) -> str:
 def write_markdown(result: dict) -> str:
     seeds = result["seeds"]
     lines = [
-        "# SMS spam benchmark",
+        "# SMS spam benchmark" + ("" if result["name"] == "spam" else f": {result['name']}"),
         "",
         f"Seeds {', '.join(map(str, seeds))}: each seed is its own stratified 70/15/15 split "
         f"(sizes {result['split_sizes']}) and its own initialisation and batch order. Test "
@@ -348,17 +360,18 @@ def write_markdown(result: dict) -> str:
         f"Speed, one run on one machine ({result['machine']}; load average at start "
         f"{result['load_average']}). {cpu_line(result['cpu'])}",
         "",
-        "| model (seed 42) | served int8 ONNX, batch 32 sorted by length (messages/s) "
-        "| ratio to the teacher | training wall time, whole command (mean, s) |",
-        "|---|---|---|---|",
+        "| model (seed 42) | served int8 ONNX, one text per core at a time (messages/s) "
+        "| ratio to the teacher | training wall time, whole command (mean, s) | vs the teacher |",
+        "|---|---|---|---|---|",
     ]
     for name, model in result["models"].items():
         if name in result["served_messages_per_second"]:
             speed = result["served_messages_per_second"][name]
+            wall = model["wall_seconds"]["mean"]
             lines.append(
                 f"| {model['label']} | {speed:.0f} | "
                 f"{speed / result['served_messages_per_second']['teacher']:.2f}x | "
-                f"{model['wall_seconds']['mean']:.0f} |"
+                f"{wall:.0f} | {wall / result['models']['teacher']['wall_seconds']['mean']:.2f}x |"
             )
     if "baselines" in result:
         b = result["baselines"]
@@ -379,9 +392,9 @@ def write_markdown(result: dict) -> str:
             f"{b['fixed_padding']['train_samples_per_second']:.1f} "
             f"({b['fixed_padding']['before']:.1f} / {b['fixed_padding']['after']:.1f}; "
             f"ratio {b['ratios']['vs_fixed_padding']:.2f}x) |",
-            f"| inference messages/s, int8 ONNX (served), batch 1 | "
+            f"| inference messages/s, int8 ONNX (served), one text a call | "
             f"{speed['onnx_int8_batch_1']:.0f} |",
-            f"| inference messages/s, int8 ONNX (served), batch 32 | "
+            f"| inference messages/s, int8 ONNX (served), 32 texts a call | "
             f"{speed['onnx_int8_batch_32']:.0f} (ratio to the plain baseline "
             f"{b['ratios']['inference_served_vs_plain']:.2f}x) |",
             f"| inference messages/s, PyTorch float32, batch 32 sorted by length | "
@@ -404,7 +417,8 @@ def _parse_variant(text: str) -> tuple[str, tuple[str, str]]:
     name, _, flags = text.partition("=")
     if not name or not flags:
         raise argparse.ArgumentTypeError("expected NAME='FLAGS'")
-    return name, (f"{name}: {flags.replace('{teacher}', 'TEACHER')}", flags)
+    label = flags.replace("{teacher}", "TEACHER").replace("{work}/", "").replace("{seed}", "N")
+    return name, (f"{name}: {label}", flags)
 
 
 def main() -> None:
@@ -429,6 +443,9 @@ def main() -> None:
     )
     parser.add_argument("--dataset", type=Path, default=DATA, help="the SMS spam file")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--name", default="spam", help="results file names, e.g. training_levers for a lever run"
+    )
     parser.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "bench-spam")
     args = parser.parse_args()
     if not 1 <= args.seeds <= len(SEEDS):
@@ -466,7 +483,8 @@ def main() -> None:
         teacher = args.work_dir / f"teacher-seed{seed}"
         for name, (_, flags) in models.items():
             folder = args.work_dir / f"{name}-seed{seed}"
-            command = shlex.split(flags.format(teacher=teacher)) + shlex.split(args.train_args)
+            filled = flags.format(teacher=teacher, work=args.work_dir, seed=seed)
+            command = shlex.split(filled) + shlex.split(args.train_args)
             runs[name].append(train_run(folder, seed, command, args.dataset))
             if name == "teacher" and before and not after:
                 after = baselines_run(baseline_splits, args.work_dir, settings)
@@ -474,6 +492,8 @@ def main() -> None:
     test_texts = first_splits["test"].texts
     folders = {name: args.work_dir / f"{name}-seed{seeds[0]}" for name in models}
     result: dict[str, Any] = {
+        "name": args.name,
+        "train_args": args.train_args,
         "machine": f"{os.cpu_count()} CPU cores, torch {torch.__version__}",
         "cpu": cpu_description(),
         "load_average": round(load_average, 2),
@@ -546,8 +566,8 @@ def main() -> None:
             ),
         }
         result["baselines"] = baselines
-    (args.results_dir / "spam.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.results_dir / "spam.md").write_text(write_markdown(result))
+    (args.results_dir / f"{args.name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (args.results_dir / f"{args.name}.md").write_text(write_markdown(result))
     print(write_markdown(result))
 
 

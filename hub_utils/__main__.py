@@ -123,11 +123,22 @@ def _add_scoring_commands(commands: argparse._SubParsersAction) -> None:
         score.add_argument(
             "--chunk-size", type=int, default=4096, help="messages per model call (4096)"
         )
-        score.add_argument("--batch-size", type=int, default=64, help="texts per forward pass (64)")
+        score.add_argument(
+            "--batch-size",
+            type=int,
+            default=64,
+            help="texts per forward pass of a topic model or an unexported classifier (64); "
+            "an ONNX classifier runs each text alone",
+        )
         score.add_argument(
             "--shard", default="0/1", help="i/n: score every n-th chunk from chunk i"
         )
-        score.add_argument("--threads", type=int, help="ONNX Runtime threads (default: cores)")
+        score.add_argument(
+            "--threads",
+            type=int,
+            help="ONNX Runtime threads (default: one per core); a classifier runs that many "
+            "texts at once, one thread each",
+        )
         again = score.add_mutually_exclusive_group()
         again.add_argument("--resume", action="store_true", help="continue an interrupted run")
         again.add_argument("--overwrite", action="store_true", help="replace an existing output")

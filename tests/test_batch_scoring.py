@@ -74,34 +74,25 @@ def test_every_input_format_gives_the_app_answers_in_order(
         np.testing.assert_allclose(result[f"p_{label}"], expected, rtol=0, atol=1e-6)
 
 
-def test_the_same_chunks_as_the_app_batch_tab_give_the_same_rows(
-    tmp_path, trained_classifier, app_models
-):
-    """The batch tab calls the model 128 rows at a time; with ``--chunk-size 128`` the scorer
-    does too, and its rows are the tab's, empty rows included."""
+def test_any_chunk_size_gives_the_app_batch_tab_rows(tmp_path, trained_classifier, app_models):
+    """The batch tab calls the model 128 rows at a time, the scorer 4,096 by default: each
+    text runs alone, so the rows are the same, empty rows included."""
     texts = messages(300)
     texts[5] = ""
     texts[200] = "   "
     source = write_input(tmp_path / "in.csv", texts)
     assert score("classify-file", source, tmp_path / "out.csv", trained_classifier) == 0
+    small_chunks = ("--chunk-size", "7")
     assert (
-        score(
-            "classify-file",
-            source,
-            tmp_path / "out128.csv",
-            trained_classifier,
-            "--chunk-size",
-            "128",
-        )
+        score("classify-file", source, tmp_path / "out7.csv", trained_classifier, *small_chunks)
         == 0
     )
+    assert (tmp_path / "out.csv").read_bytes() == (tmp_path / "out7.csv").read_bytes()
     app = classify_messages(app_models.classifier.model, texts)
-    result = read(tmp_path / "out128.csv")
+    result = read(tmp_path / "out.csv")
     assert result["label"].fillna("").tolist() == app["label"].tolist()
     assert result["note"].fillna("").tolist() == app["note"].tolist()
     np.testing.assert_array_equal(result["probability"], app["probability"])
-    # Larger chunks batch other texts together: the labels agree (see the README on int8).
-    assert (read(tmp_path / "out.csv")["label"] == result["label"]).mean() > 0.95
 
 
 def test_parquet_output_holds_the_csv_rows(tmp_path, trained_classifier):

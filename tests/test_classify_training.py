@@ -371,3 +371,19 @@ def test_push_to_hub_uploads_the_finished_run(tmp_path, spam_csv, tiny_bert, hub
     assert bad.returncode == 2 and "data file not found" in bad.stderr
     with pytest.raises(HubHTTPError):
         hub_server.repo("tests/never-pushed")
+
+
+def test_freeze_layers_keeps_the_embeddings_and_lowest_layers_fixed(
+    tmp_path, spam_csv, tiny_bert, capsys
+):
+    output = tmp_path / "frozen"
+    args = classify_args(spam_csv, tiny_bert, output, "--epochs", "1", "--no-onnx")
+    assert main([*args, "--freeze-layers", "2"]) == 2  # the tiny BERT has 2 layers
+    assert "--freeze-layers must be between 0 and 1" in capsys.readouterr().err
+    assert main([*args, "--freeze-layers", "1"]) == 0
+    base = AutoModel.from_pretrained(tiny_bert)
+    trained = AutoModelForSequenceClassification.from_pretrained(output).bert
+    layers = zip(base.state_dict().items(), trained.state_dict().items(), strict=True)
+    changed = {name for (name, before), (_, after) in layers if not torch.equal(before, after)}
+    assert changed, "the upper layer and the pooler train"
+    assert all(name.startswith(("encoder.layer.1.", "pooler.")) for name in changed), changed

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from hub_utils import NotAModelFolderError, load_classifier, load_topic_model
-from tests.fixtures_classify import HAM_EXAMPLE, SPAM_EXAMPLE
+from tests.fixtures_classify import HAM_EXAMPLE, SPAM_EXAMPLE, synthetic_spam_table
 from tests.fixtures_hub import REPO_ROOT
 
 
@@ -25,6 +25,20 @@ def test_both_loaders_serve_their_exports(trained_classifier: Path, trained_topi
     distribution = topics.predict(["football match goal team"])
     assert distribution.shape == (1, 5)
     np.testing.assert_allclose(distribution.sum(), 1.0, atol=1e-5)
+
+
+def test_a_text_gets_the_same_answer_whatever_it_is_batched_with(trained_classifier: Path):
+    """The int8 export scales activations per run, so the classifier runs each text alone:
+    alone, in a padded batch, in another order or on one thread, its probabilities are the
+    same to the last bit (the file scorer and the app rely on it)."""
+    texts = synthetic_spam_table(n_ham=40, n_spam=20, seed=3)["text"].tolist()
+    texts[7] = texts[7] * 20  # one long text pads every other in its batch
+    classifier = load_classifier(trained_classifier)
+    batched = [p.probabilities for p in classifier.predict(texts, batch_size=64)]
+    alone = [classifier.predict([text])[0].probabilities for text in texts]
+    one_thread = load_classifier(trained_classifier, threads=1)
+    reversed_order = [p.probabilities for p in one_thread.predict(texts[::-1], batch_size=7)]
+    assert batched == alone == reversed_order[::-1]
 
 
 def test_a_folder_of_the_wrong_kind_raises_one_error_type(

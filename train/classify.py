@@ -8,6 +8,7 @@ loads, with its model card, metrics and logs.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -156,6 +157,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-freeze-embeddings trains them too",
     )
     training.add_argument(
+        "--freeze-layers",
+        type=int,
+        default=0,
+        help="also keep all the embeddings and the lowest N encoder layers fixed: the backward "
+        "pass stops above them (bench/results/training_levers.md measures it)",
+    )
+    training.add_argument(
         "--max-grad-norm", type=float, default=1.0, help="clip gradients to this norm"
     )
     add_mixed_precision_flag(training)
@@ -209,7 +217,7 @@ def run(args: argparse.Namespace) -> None:
     if args.validation_size + args.test_size >= 1:
         raise UserError("--validation-size and --test-size must sum below 1")
     check_distill_flags(args)  # before the base model's check: it sets the student's depth
-    _check_base_model(args.base_model, args.num_layers)
+    _check_base_model(args.base_model, args.num_layers, args.freeze_layers)
     # Read once, before the run starts: --task's default may need the label names, and the
     # default output folder (models/TASK) needs --task.
     label_names = args.label_names.split(",") if args.label_names else None
@@ -228,8 +236,9 @@ def run(args: argparse.Namespace) -> None:
     push_if_asked(train_classifier(args, splits, dropped), args)
 
 
-def _check_base_model(base_model: str, num_layers: int | None) -> None:
-    """The encoder must load, and ``--num-layers`` fit it (its first layers are kept)."""
+def _check_base_model(base_model: str, num_layers: int | None, freeze_layers: int) -> None:
+    """The encoder must load, ``--num-layers`` fit it (its first layers are kept), and
+    ``--freeze-layers`` leave at least one layer to train."""
     try:
         config = AutoConfig.from_pretrained(resolve_encoder(base_model))
     except (OSError, ValueError) as err:
@@ -240,6 +249,30 @@ def _check_base_model(base_model: str, num_layers: int | None) -> None:
         raise UserError(
             f"--num-layers must be between 1 and {available}, the layers of "
             f"{base_model}; got {num_layers}"
+        )
+    trained_layers = num_layers or available
+    if not 0 <= freeze_layers < trained_layers:
+        raise UserError(
+            f"--freeze-layers must be between 0 and {trained_layers - 1} (the model has "
+            f"{trained_layers} layers, and one at least must train); got {freeze_layers}"
+        )
+
+
+_ENCODER_LAYER = re.compile(r"\bencoder\.layer\.(\d+)\.")
+
+
+def _freeze_lowest_layers(model: torch.nn.Module, count: int) -> None:
+    """Fix the embeddings and encoder layers 0 to ``count - 1`` (BERT-family parameter names,
+    as distillation relies on too); nothing below the first trained layer needs gradients."""
+    frozen = 0
+    for name, parameter in model.named_parameters():
+        layer = _ENCODER_LAYER.search(name)
+        if ".embeddings." in name or (layer is not None and int(layer.group(1)) < count):
+            parameter.requires_grad_(False)
+            frozen += 1
+    if not frozen:
+        raise UserError(
+            "--freeze-layers: the model names no embeddings.* or encoder.layer.N parameters"
         )
 
 
@@ -327,6 +360,8 @@ def train_classifier(
 
         if args.freeze_embeddings:
             model.get_input_embeddings().weight.requires_grad_(False)
+        if args.freeze_layers:
+            _freeze_lowest_layers(model, args.freeze_layers)
         trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         no_decay = ("bias", "LayerNorm.weight")
         # The fused kernel updates all weights in one pass: a tenth of the step time on CPU.

@@ -2,9 +2,10 @@
 ``merge-scores``.
 
 The file is read and written chunk by chunk (``CHUNK_SIZE`` messages), so memory stays bounded
-whatever its size. Each chunk goes to the model in one ``predict`` call, which sorts its texts
-by length into batches, so a large chunk means little padding. The result rows are the app's
-(``hub_utils.serving.batch_scores``): one per input row, in input order, numbered.
+whatever its size. Each chunk goes to the model in one ``predict`` call. A text's scores do not
+depend on the chunk size or on its neighbours (the classifier runs each text alone), so the
+result rows are the app's (``hub_utils.serving.batch_scores``): one per input row, in input
+order, numbered.
 
 Resume: after each chunk is written and flushed, ``OUTPUT.progress.json`` records how many
 chunks are done and the output's length. ``--resume`` checks that it is the same run (input,
@@ -50,7 +51,7 @@ from hub_utils.serving.batch_scores import (
     topic_rows,
 )
 
-CHUNK_SIZE = 4_096  # messages per model call: many batches of 64 sorted by length together
+CHUNK_SIZE = 4_096  # messages per model call, and per resume point
 OUTPUT_SUFFIXES = (".csv", ".parquet")
 PROGRESS_VERSION = 1
 # Columns that are not float64 in Parquet results.

@@ -194,12 +194,12 @@ def load_model(
 class Models:
     """The two served models (either may hold a load error instead), and the classifier's
     ``predict`` shared by every endpoint that classifies: concurrent requests, from the page,
-    ``gradio_client`` or the JSON route, run as one forward pass of up to ``MAX_BATCH``."""
+    ``gradio_client`` or the JSON route, run as one ``predict`` call of up to ``MAX_BATCH``,
+    which keeps every core busy (the ONNX classifier runs one text per core at a time)."""
 
     MAX_BATCH: ClassVar[int] = 64
-    # Each joined batch is sorted by length and run 16 texts at a time: few pad tokens. On
-    # 2 cores, 2,000 SMS in batches of 64 ran at 229 messages/s this way, 133 as whole batches
-    # of 64, against 255-271 for the whole set sorted by length (batch 32), in one run.
+    # For a classifier served from its PyTorch weights (no export), each joined batch is sorted
+    # by length and run 16 texts at a time: few pad tokens. The ONNX one runs texts alone.
     SUB_BATCH: ClassVar[int] = 16
 
     classifier: LoadedModel[ServedClassifier]
