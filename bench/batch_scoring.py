@@ -32,6 +32,7 @@ import csv
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -127,7 +128,7 @@ def run_scorer(command: list[str], watch: Path | None = None, **kill: Any) -> di
         "seconds": time.perf_counter() - started,
         "peak_rss_mb": usage.ru_maxrss / 1024,
         "status": os.waitstatus_to_exitcode(status),
-        "summary": output.strip(),
+        "summary": re.sub(r"/\S*/", "", output.strip()),  # file names, not local paths
         "samples": samples,
     }
 

@@ -102,8 +102,9 @@ def train_run(output_dir: Path, seed: int, flags: list[str], data: Path = DATA) 
     """One ``train classify`` run with the defaults plus ``flags``; a complete folder from an
     earlier benchmark run is reused (its own timings are kept in bench_run.json)."""
     record = output_dir / "bench_run.json"
-    if record.is_file():
-        return json.loads(record.read_text())
+    if record.is_file():  # folder names only, also in records an older bench wrote
+        cached = json.loads(record.read_text())
+        return cached | {"flags": public_flags(cached["flags"])}
     command = [
         sys.executable,
         "-m",
@@ -136,8 +137,7 @@ def train_run(output_dir: Path, seed: int, flags: list[str], data: Path = DATA) 
     results = json.loads((output_dir / "eval_results.json").read_text())
     run = {
         "seed": seed,
-        # Folder names only: results are committed, and the work folder is a local path.
-        "flags": [Path(flag).name if os.path.isabs(flag) else flag for flag in flags],
+        "flags": public_flags(flags),
         "wall_seconds": round(wall, 1),
         "train_seconds": config["train_seconds"],
         "train_samples_per_second": config["train_samples_per_second"],
@@ -152,6 +152,11 @@ def train_run(output_dir: Path, seed: int, flags: list[str], data: Path = DATA) 
         run["teacher_labelling_seconds"] = results["distillation"]["teacher_labelling_seconds"]
     record.write_text(json.dumps(run, indent=2) + "\n")
     return run
+
+
+def public_flags(flags: list[str]) -> list[str]:
+    """Folder names only: results are committed, and the work folder is a local path."""
+    return [Path(flag).name if os.path.isabs(flag) else flag for flag in flags]
 
 
 def spread(values: list[float]) -> dict[str, float | int | None]:
