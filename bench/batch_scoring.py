@@ -170,6 +170,10 @@ def chunk_agreement(classifier: TextClassifier, texts: list[str]) -> dict[str, A
     }
 
 
+def _met(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
 def write_markdown(result: dict[str, Any]) -> str:
     r = result
     lines = [
@@ -197,17 +201,17 @@ def write_markdown(result: dict[str, Any]) -> str:
         if own:
             ratio = rate / float(np.mean(own))
             lines.append(f"| ratio scorer / model | {ratio:.2f} | ≥ 0.90 | "
-                         f"{'yes' if ratio >= 0.9 else '**no**'} |")  # fmt: skip
+                         f"{_met(ratio >= 0.9)} |")  # fmt: skip
         peak = one["peak_rss_mb"]
         lines.append(f"| peak RSS, {small:,} messages | {peak:,.0f} MB | < 1,024 MB | "
-                     f"{'yes' if peak < 1024 else '**no**'} |")  # fmt: skip
+                     f"{_met(peak < 1024)} |")  # fmt: skip
     million = r.get("runs", {}).get("large")
     if million and "peak_rss_mb" in million:
         done = million.get("rows_done", large if million.get("status") == 0 else 0)
         state = "complete" if million.get("status") == 0 else f"{done:,} rows done when read"
         peak = million["peak_rss_mb"]
         lines.append(f"| peak RSS, {large:,} messages ({state}) | {peak:,.0f} MB | < 1,024 MB, "
-                     f"not growing | {'yes' if peak < 1024 else '**no**'} |")  # fmt: skip
+                     f"not growing | {_met(peak < 1024)} |")  # fmt: skip
         if million.get("status") == 0:
             rate = large / million["seconds"]
             lines.append(f"| scorer, {large:,} messages, end to end | {million['seconds']:,.0f} s "
@@ -217,13 +221,13 @@ def write_markdown(result: dict[str, Any]) -> str:
                 ratio = rate / float(np.mean([own[-1], after]))
                 lines.append(f"| model's own throughput after it; ratio scorer / model (mean "
                              f"of the measures before and after) | {after:,.0f} messages/s; "
-                             f"{ratio:.2f} | ≥ 0.90 | {'yes' if ratio >= 0.9 else '**no**'} "
+                             f"{ratio:.2f} | ≥ 0.90 | {_met(ratio >= 0.9)} "
                              "|")  # fmt: skip
     resume = r.get("resume")
     if resume:
         lines.append(f"| `--resume` after SIGKILL at {resume['killed_at_rows']:,} rows: output "
                      f"byte-identical | {resume['identical']} | yes | "
-                     f"{'yes' if resume['identical'] else '**no**'} |")  # fmt: skip
+                     f"{_met(resume['identical'])} |")  # fmt: skip
     shards = r.get("shards")
     if shards:
         lines.append(f"| 2 shards at once (1 thread each) + merge, against 1 process | "
@@ -236,7 +240,7 @@ def write_markdown(result: dict[str, Any]) -> str:
                      f"labels agreeing, largest probability difference | "
                      f"{agreement['label_agreement']:.2%}, "
                      f"{agreement['max_probability_difference']:.3f} | identical | "
-                     f"{'yes' if agreement['identical'] else '**no**'} |")  # fmt: skip
+                     f"{_met(agreement['identical'])} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

@@ -318,6 +318,17 @@ def _pm(stats: dict) -> str:
     return f"{stats['mean']:.4f}{sd} (min {stats['min']:.4f})"
 
 
+def _accuracy_f1_table(result: dict, key: str, title: str) -> list[str]:
+    """Accuracy and spam F1 (mean ± sd) of each model's ``key`` block, after a blank line and
+    ``title``."""
+    lines = ["", title, "", "| model | test accuracy | spam F1 |", "|---|---|---|"]
+    for model in result["models"].values():
+        if key in model:
+            q = model[key]
+            lines.append(f"| {model['label']} | {_pm(q['accuracy'])} | {_pm(q['spam_f1'])} |")
+    return lines
+
+
 def write_markdown(result: dict) -> str:
     seeds = result["seeds"]
     lines = [
@@ -338,28 +349,14 @@ def write_markdown(result: dict) -> str:
             + " | ".join(_pm(q[metric]) for metric in METRICS)
             + " |"
         )
-    lines += [
-        "",
-        "The same, served (int8 ONNX export), mean ± sd:",
-        "",
-        "| model | test accuracy | spam F1 |",
-        "|---|---|---|",
-    ]
-    for model in result["models"].values():
-        if "served_quality" in model:
-            q = model["served_quality"]
-            lines.append(f"| {model['label']} | {_pm(q['accuracy'])} | {_pm(q['spam_f1'])} |")
-    lines += [
-        "",
+    lines += _accuracy_f1_table(
+        result, "served_quality", "The same, served (int8 ONNX export), mean ± sd:"
+    )
+    lines += _accuracy_f1_table(
+        result,
+        "vs_teacher",
         "Paired differences to the teacher (same seed, same split), mean ± sd over the seeds:",
-        "",
-        "| model | test accuracy | spam F1 |",
-        "|---|---|---|",
-    ]
-    for model in result["models"].values():
-        if "vs_teacher" in model:
-            d = model["vs_teacher"]
-            lines.append(f"| {model['label']} | {_pm(d['accuracy'])} | {_pm(d['spam_f1'])} |")
+    )
     lines += [
         "",
         f"Speed, one run on one machine ({result['machine']}; load average at start "

@@ -73,7 +73,11 @@ def training_batches(steps: int, batch_size: int = 32) -> list[list[dict[str, An
 
 
 def time_setting(
-    batches: list[list[dict]], warmup: int, threads: int, compiled: bool
+    batches: list[list[dict]],
+    collate: DataCollatorWithPadding,
+    warmup: int,
+    threads: int,
+    compiled: bool,
 ) -> dict[str, Any]:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -84,9 +88,6 @@ def time_setting(
     trained = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trained, lr=1e-4, fused=True)
     scheduler = get_linear_schedule_with_warmup(optimizer, 10, 1000)
-    collate = DataCollatorWithPadding(
-        AutoTokenizer.from_pretrained(resolve_encoder(DEFAULT_ENCODER))
-    )
     forward: Callable[..., Any] = torch.compile(model, dynamic=True) if compiled else model
     model.train()
     parts: dict[str, list[float]] = {"collate": [], "forward_backward": [], "optimizer": []}
@@ -167,11 +168,16 @@ def main() -> None:
         "settings": {},
     }
     batches = training_batches(args.warmup + args.steps)
+    collate = DataCollatorWithPadding(
+        AutoTokenizer.from_pretrained(resolve_encoder(DEFAULT_ENCODER))
+    )
     for name in [*SETTINGS, "default_again"]:
         threads, compiled, label = SETTINGS[name.removesuffix("_again")]
         print(f"timing {label}", flush=True)
         try:
-            result["settings"][name] = time_setting(batches, args.warmup, threads, compiled)
+            result["settings"][name] = time_setting(
+                batches, collate, args.warmup, threads, compiled
+            )
         except Exception as err:  # e.g. no C++ compiler for inductor: reported, not fatal
             result.setdefault("failed", {})[name] = f"{type(err).__name__}: {err}"[:300]
     torch.set_num_threads(CORES)
